@@ -1,0 +1,216 @@
+//! The command-line convention every lesson program follows, in one place so that each
+//! lesson's `main.rs` shows only its networking:
+//!
+//! - no arguments: the program behaves like its Python original;
+//! - `--addr HOST:PORT` overrides the address (a server listens there, port 0 = any free
+//!   port; a client connects there);
+//! - `--help` (or `-h`) prints the program's help text and exits 0;
+//! - a bad argument prints `<program>: <what is wrong>`, the usage line, and exits 2;
+//! - a failure at run time (`Args::fail`) prints `<program>: <what failed>` and exits 1.
+//!
+//! Each program's help text starts with its usage line, e.g.
+//! `usage: timestamp-client [--addr HOST:PORT]`.
+
+use std::fmt::Display;
+use std::io;
+use std::process;
+use std::str::FromStr;
+
+/// The arguments of one program run, consumed option by option.
+pub struct Args {
+    program: &'static str,
+    help: &'static str,
+    rest: Vec<String>,
+}
+
+impl Args {
+    /// Reads this process's arguments. `--help` or `-h` prints `help` and exits.
+    pub fn parse(program: &'static str, help: &'static str) -> Args {
+        Args::from_vec(program, help, std::env::args().skip(1).collect())
+    }
+
+    /// Like `parse`, from a given list (the program name not included).
+    pub fn from_vec(program: &'static str, help: &'static str, rest: Vec<String>) -> Args {
+        if rest.iter().any(|a| a == "--help" || a == "-h") {
+            print!("{help}");
+            if !help.ends_with('\n') {
+                println!();
+            }
+            process::exit(0);
+        }
+        Args {
+            program,
+            help,
+            rest,
+        }
+    }
+
+    /// The program's name, as it prefixes every message it prints to stderr.
+    pub fn program(&self) -> &'static str {
+        self.program
+    }
+
+    /// `--addr HOST:PORT` if given, else `default`.
+    pub fn addr(&mut self, default: &str) -> String {
+        match self.value::<String>("--addr") {
+            None => default.to_string(),
+            Some(addr) => match check_addr(&addr) {
+                Ok(()) => addr,
+                Err(why) => self.usage_error(why),
+            },
+        }
+    }
+
+    /// The value of `--name VALUE` (or `--name=VALUE`), parsed; `None` if absent.
+    pub fn value<T>(&mut self, name: &str) -> Option<T>
+    where
+        T: FromStr,
+        T::Err: Display,
+    {
+        match take_value(&mut self.rest, name) {
+            Ok(None) => None,
+            Ok(Some(text)) => match text.parse() {
+                Ok(value) => Some(value),
+                Err(e) => self.usage_error(format!("bad value '{text}' for {name}: {e}")),
+            },
+            Err(why) => self.usage_error(why),
+        }
+    }
+
+    /// Whether the switch `--name` is present.
+    pub fn flag(&mut self, name: &str) -> bool {
+        let before = self.rest.len();
+        self.rest.retain(|a| a != name);
+        self.rest.len() != before
+    }
+
+    /// The arguments left once every option was taken: the positional ones, which keep
+    /// the meaning the original gives them. An unknown `--option` is a usage error.
+    pub fn positional(&mut self) -> Vec<String> {
+        if let Some(unknown) = self.rest.iter().find(|a| a.starts_with("--") && *a != "--") {
+            let why = format!("unknown option {unknown}");
+            self.usage_error(why);
+        }
+        let rest = std::mem::take(&mut self.rest);
+        rest.into_iter().filter(|a| a != "--").collect()
+    }
+
+    /// Checks that nothing is left over: for programs that take no positional argument.
+    pub fn finish(&mut self) {
+        if let Some(extra) = self.positional().first() {
+            let why = format!("unexpected argument '{extra}'");
+            self.usage_error(why);
+        }
+    }
+
+    /// Prints `<program>: <why>` and the usage line to stderr, and exits 2.
+    pub fn usage_error(&self, why: impl Display) -> ! {
+        let usage = self.help.lines().next().unwrap_or_default();
+        eprintln!(
+            "{}: {why}\n{usage}\n(run with --help for more)",
+            self.program
+        );
+        process::exit(2);
+    }
+
+    /// Prints `<program>: <what>` to stderr and exits 1: for failures at run time.
+    pub fn fail(&self, what: impl Display) -> ! {
+        eprintln!("{}: {what}", self.program);
+        process::exit(1);
+    }
+}
+
+/// An I/O error as a person reads it: `Connection refused`, without the
+/// `(os error 111)` that std appends.
+pub fn reason(e: &io::Error) -> String {
+    let text = e.to_string();
+    match text.rfind(" (os error ") {
+        Some(at) if text.ends_with(')') => text[..at].to_string(),
+        _ => text,
+    }
+}
+
+fn check_addr(addr: &str) -> Result<(), String> {
+    match addr.rsplit_once(':') {
+        Some((host, port)) if !host.is_empty() && port.parse::<u16>().is_ok() => Ok(()),
+        _ => Err(format!(
+            "--addr needs HOST:PORT with a port from 0 to 65535, got '{addr}'"
+        )),
+    }
+}
+
+/// Removes `--name VALUE` or `--name=VALUE` from `rest` and returns VALUE.
+fn take_value(rest: &mut Vec<String>, name: &str) -> Result<Option<String>, String> {
+    let with_equals = format!("{name}=");
+    for i in 0..rest.len() {
+        if let Some(value) = rest[i].strip_prefix(&with_equals) {
+            let value = value.to_string();
+            rest.remove(i);
+            return Ok(Some(value));
+        }
+        if rest[i] == name {
+            if i + 1 == rest.len() {
+                return Err(format!("{name} needs a value"));
+            }
+            let value = rest.remove(i + 1);
+            rest.remove(i);
+            return Ok(Some(value));
+        }
+    }
+    Ok(None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(list: &[&str]) -> Args {
+        Args::from_vec(
+            "t",
+            "usage: t\n",
+            list.iter().map(|s| s.to_string()).collect(),
+        )
+    }
+
+    #[test]
+    fn addr_defaults_and_overrides() {
+        assert_eq!(args(&[]).addr("127.0.0.1:8099"), "127.0.0.1:8099");
+        assert_eq!(args(&["--addr", "[::1]:0"]).addr("x:1"), "[::1]:0");
+        assert_eq!(args(&["--addr=localhost:5"]).addr("x:1"), "localhost:5");
+    }
+
+    #[test]
+    fn addr_is_checked() {
+        assert!(check_addr("127.0.0.1:8099").is_ok());
+        assert!(check_addr("127.0.0.1").is_err());
+        assert!(check_addr(":80").is_err());
+        assert!(check_addr("127.0.0.1:65536").is_err());
+    }
+
+    #[test]
+    fn values_flags_and_positionals() {
+        let mut a = args(&["add", "--delay-ms", "5", "zhangsan", "--udp", "-2"]);
+        assert_eq!(a.value::<u64>("--delay-ms"), Some(5));
+        assert_eq!(a.value::<u64>("--count"), None);
+        assert!(a.flag("--udp"));
+        assert!(!a.flag("--udp"));
+        assert_eq!(a.positional(), ["add", "zhangsan", "-2"]);
+    }
+
+    #[test]
+    fn missing_value_is_reported() {
+        let mut rest = vec!["--count".to_string()];
+        assert_eq!(
+            take_value(&mut rest, "--count"),
+            Err("--count needs a value".to_string())
+        );
+    }
+
+    #[test]
+    fn reason_drops_the_os_error_number() {
+        let e = io::Error::from_raw_os_error(111);
+        assert!(!reason(&e).contains("os error"), "{}", reason(&e));
+        let custom = io::Error::other("no reply");
+        assert_eq!(reason(&custom), "no reply");
+    }
+}

@@ -1,0 +1,354 @@
+//! What the tour (`cargo run`) and the black-box tests (`cargo test`) share: building the
+//! lesson programs from the current source, starting a server on a free loopback port and
+//! reading its address from its `<package>: listening on <addr>` announcement, waiting
+//! with deadlines instead of sleeps, and the expected-output blocks of the lesson pages.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex, OnceLock, mpsc};
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// How long a server may take to announce its address, and the default for every wait.
+pub const DEADLINE: Duration = Duration::from_secs(20);
+
+/// The workspace root (where the top Cargo.toml is).
+pub fn workspace_root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The path of a lesson program, built from the current source.
+///
+/// The first call runs `cargo build --workspace --bins` once for the whole process (with
+/// the `cargo` that runs us, when there is one) and reads the binaries' paths from its
+/// JSON messages, so a test never runs a stale binary of another package.
+pub fn binary(package: &str) -> Result<PathBuf, String> {
+    static BINARIES: OnceLock<Result<HashMap<String, PathBuf>, String>> = OnceLock::new();
+    let binaries = BINARIES.get_or_init(build_binaries).as_ref()?;
+    binaries
+        .get(package)
+        .cloned()
+        .ok_or_else(|| format!("the workspace has no binary named {package}"))
+}
+
+fn build_binaries() -> Result<HashMap<String, PathBuf>, String> {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let manifest = workspace_root().join("Cargo.toml");
+    let output = Command::new(cargo)
+        .args(["build", "--workspace", "--bins", "--quiet"])
+        .arg("--message-format=json-render-diagnostics")
+        .arg("--manifest-path")
+        .arg(&manifest)
+        .stderr(Stdio::inherit())
+        .output()
+        .map_err(|e| format!("cannot run cargo build: {e}"))?;
+    if !output.status.success() {
+        return Err(format!("cargo build failed ({})", output.status));
+    }
+    let mut binaries = HashMap::new();
+    for line in String::from_utf8_lossy(&output.stdout).lines() {
+        if let Some(path) = json_string_field(line, "executable") {
+            let path = PathBuf::from(path);
+            if let Some(name) = path.file_stem().and_then(|s| s.to_str()) {
+                binaries.insert(name.to_string(), path.clone());
+            }
+        }
+    }
+    Ok(binaries)
+}
+
+/// The string value of `"field":"..."` in one line of cargo's JSON, unescaped.
+/// (std has no JSON parser, and cargo's messages only need this much of one.)
+fn json_string_field(line: &str, field: &str) -> Option<String> {
+    let start = line.find(&format!("\"{field}\":\""))? + field.len() + 4;
+    let mut value = String::new();
+    let mut chars = line[start..].chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' => return Some(value),
+            '\\' => match chars.next()? {
+                'n' => value.push('\n'),
+                't' => value.push('\t'),
+                other => value.push(other), // \\ \" \/
+            },
+            c => value.push(c),
+        }
+    }
+    None
+}
+
+/// A running lesson server, stopped (killed) when dropped.
+pub struct Server {
+    child: Child,
+    addr: SocketAddr,
+    stdout: Arc<Mutex<String>>,
+    stderr: Arc<Mutex<String>>,
+}
+
+impl Server {
+    /// Starts `package` with `args` plus `--addr 127.0.0.1:0` (unless `args` has an
+    /// `--addr`), and waits until it announces where it listens.
+    pub fn start(package: &str, args: &[&str]) -> Result<Server, String> {
+        let mut command = Command::new(binary(package)?);
+        command.args(args);
+        if !args.iter().any(|a| a.starts_with("--addr")) {
+            command.args(["--addr", "127.0.0.1:0"]);
+        }
+        let mut child = command
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| format!("cannot start {package}: {e}"))?;
+
+        let stdout = Arc::new(Mutex::new(String::new()));
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let (announced, announcement) = mpsc::channel();
+        let prefix = format!("{package}: listening on ");
+        if let Some(pipe) = child.stdout.take() {
+            collect_lines(pipe, Arc::clone(&stdout), move |_| {});
+        }
+        if let Some(pipe) = child.stderr.take() {
+            collect_lines(pipe, Arc::clone(&stderr), move |line| {
+                if let Some(rest) = line.strip_prefix(&prefix) {
+                    let _ = announced.send(rest.split_whitespace().next().map(str::to_string));
+                }
+            });
+        }
+
+        let mut server = Server {
+            child,
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            stdout,
+            stderr,
+        };
+        let announced = announcement.recv_timeout(DEADLINE).ok().flatten();
+        let Some(text) = announced else {
+            return Err(format!(
+                "{package} did not announce `{package}: listening on ADDR` within {DEADLINE:?}; \
+                 its stderr:\n{}",
+                server.stderr()
+            ));
+        };
+        let mut addr: SocketAddr = text
+            .parse()
+            .map_err(|_| format!("{package} announced an address that is not IP:PORT: {text}"))?;
+        if addr.ip().is_unspecified() {
+            // A server bound to 0.0.0.0 is reached through loopback.
+            addr.set_ip([127, 0, 0, 1].into());
+        }
+        server.addr = addr;
+        Ok(server)
+    }
+
+    /// Where the server listens, as `127.0.0.1:PORT`.
+    pub fn addr(&self) -> String {
+        self.addr.to_string()
+    }
+
+    /// The port it listens on.
+    pub fn port(&self) -> u16 {
+        self.addr.port()
+    }
+
+    /// Everything the server printed to stdout so far.
+    pub fn stdout(&self) -> String {
+        self.stdout.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+
+    /// Everything the server printed to stderr so far.
+    pub fn stderr(&self) -> String {
+        self.stderr.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+
+    /// Waits until the server's stdout contains `needle`, and returns all of it.
+    pub fn wait_for_stdout(&self, needle: &str) -> Result<String, String> {
+        wait_for_text(&self.stdout, needle, "stdout")
+    }
+
+    /// Waits until the server's stderr contains `needle`, and returns all of it.
+    pub fn wait_for_stderr(&self, needle: &str) -> Result<String, String> {
+        wait_for_text(&self.stderr, needle, "stderr")
+    }
+
+    /// Whether the server process is still running.
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Reads `pipe` line by line on its own thread into `sink`, calling `each` for every line.
+fn collect_lines(
+    pipe: impl Read + Send + 'static,
+    sink: Arc<Mutex<String>>,
+    mut each: impl FnMut(&str) + Send + 'static,
+) {
+    thread::spawn(move || {
+        let mut reader = BufReader::new(pipe);
+        let mut line = Vec::new();
+        while matches!(reader.read_until(b'\n', &mut line), Ok(n) if n > 0) {
+            let text = String::from_utf8_lossy(&line);
+            each(text.trim_end_matches(['\r', '\n']));
+            if let Ok(mut all) = sink.lock() {
+                all.push_str(&text);
+            }
+            line.clear();
+        }
+    });
+}
+
+fn wait_for_text(text: &Mutex<String>, needle: &str, what: &str) -> Result<String, String> {
+    let mut last = String::new();
+    let found = wait_until(DEADLINE, || {
+        last = text.lock().map(|s| s.clone()).unwrap_or_default();
+        last.contains(needle)
+    });
+    if found {
+        Ok(last)
+    } else {
+        Err(format!(
+            "the server's {what} did not show {needle:?} within {DEADLINE:?}; it was:\n{last}"
+        ))
+    }
+}
+
+/// Polls `condition` every few milliseconds until it holds (true) or `deadline` passes
+/// (false). The pause between polls only saves CPU: no test depends on its length.
+pub fn wait_until(deadline: Duration, mut condition: impl FnMut() -> bool) -> bool {
+    let end = Instant::now() + deadline;
+    loop {
+        if condition() {
+            return true;
+        }
+        if Instant::now() >= end {
+            return false;
+        }
+        thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// Connects to `addr`, retrying until the deadline (for a server that is still starting).
+pub fn connect(addr: &str) -> Result<TcpStream, String> {
+    let mut last = None;
+    let connected = wait_until(DEADLINE, || match TcpStream::connect(addr) {
+        Ok(stream) => {
+            last = Some(Ok(stream));
+            true
+        }
+        Err(e) => {
+            last = Some(Err(e));
+            false
+        }
+    });
+    match last {
+        Some(Ok(stream)) if connected => Ok(stream),
+        Some(Err(e)) => Err(format!("cannot connect to {addr}: {e}")),
+        _ => Err(format!("cannot connect to {addr}")),
+    }
+}
+
+/// The blocks of a lesson page that are marked with `<!-- output: LABEL -->` on the line
+/// before their fence, as (label, text) pairs: the expected output that the tests compare
+/// with what the programs really print.
+pub fn marked_blocks(page: &str) -> Vec<(String, String)> {
+    let mut blocks = Vec::new();
+    let mut lines = page.lines();
+    while let Some(line) = lines.next() {
+        let Some(label) = line
+            .trim()
+            .strip_prefix("<!-- output:")
+            .and_then(|rest| rest.strip_suffix("-->"))
+        else {
+            continue;
+        };
+        if !lines.next().is_some_and(|fence| fence.starts_with("```")) {
+            continue;
+        }
+        let mut text = String::new();
+        for body in lines.by_ref() {
+            if body.starts_with("```") {
+                break;
+            }
+            text.push_str(body);
+            text.push('\n');
+        }
+        blocks.push((label.trim().to_string(), text));
+    }
+    blocks
+}
+
+/// The text of the block labelled `label` in lessons/`page`.
+pub fn lesson_block(page: &str, label: &str) -> Result<String, String> {
+    let path = workspace_root().join("lessons").join(page);
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    marked_blocks(&text)
+        .into_iter()
+        .find(|(l, _)| l == label)
+        .map(|(_, block)| block)
+        .ok_or_else(|| format!("lessons/{page} has no block marked <!-- output: {label} -->"))
+}
+
+/// Replaces every run of ASCII digits that follows `prefix` with `placeholder`:
+/// `normalize_number("127.0.0.1:53211", "127.0.0.1:", "PORT")` gives `127.0.0.1:PORT`.
+pub fn normalize_number(text: &str, prefix: &str, placeholder: &str) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(at) = rest.find(prefix) {
+        let after = at + prefix.len();
+        out.push_str(&rest[..after]);
+        rest = &rest[after..];
+        let digits = rest.len() - rest.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+        if digits > 0 {
+            out.push_str(placeholder);
+            rest = &rest[digits..];
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_a_json_string_field() {
+        let line = r#"{"reason":"compiler-artifact","executable":"C:\\t\\a \"b\".exe","x":1}"#;
+        assert_eq!(
+            json_string_field(line, "executable").as_deref(),
+            Some(r#"C:\t\a "b".exe"#)
+        );
+        assert_eq!(
+            json_string_field(r#"{"executable":null}"#, "executable"),
+            None
+        );
+    }
+
+    #[test]
+    fn finds_marked_blocks() {
+        let page = "intro\n<!-- output: server -->\n```text\na\nb\n```\n```text\nx\n```\n";
+        assert_eq!(
+            marked_blocks(page),
+            [("server".to_string(), "a\nb\n".to_string())]
+        );
+    }
+
+    #[test]
+    fn normalizes_ports() {
+        assert_eq!(
+            normalize_number("from 127.0.0.1:5321 and 127.0.0.1:9", "127.0.0.1:", "PORT"),
+            "from 127.0.0.1:PORT and 127.0.0.1:PORT"
+        );
+    }
+}

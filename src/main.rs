@@ -1,0 +1,119 @@
+//! The tour: `cargo run` at the top of the workspace shows every lesson working. For each
+//! lesson it builds the programs, starts the servers on free loopback ports, runs the
+//! clients with the lesson's default inputs, prints what both sides printed, and ends
+//! with a one-line verdict per lesson.
+//!
+//! `cargo run -- 01` runs one lesson, `cargo run -- --list` lists them.
+//! A lesson joins the tour with one module in src/tour/ and one line in LESSONS.
+
+mod tour;
+
+use std::process::ExitCode;
+
+use tour::Tour;
+
+/// One lesson of the tour: its number, its name, and what it runs.
+struct Lesson {
+    id: &'static str,
+    name: &'static str,
+    run: fn(&mut Tour) -> Result<(), String>,
+}
+
+const LESSONS: &[Lesson] = &[
+    Lesson {
+        id: "01",
+        name: "timestamp",
+        run: tour::lesson01::run,
+    },
+    Lesson {
+        id: "02",
+        name: "tcp-server",
+        run: tour::lesson02::run,
+    },
+    Lesson {
+        id: "03",
+        name: "ping-pong",
+        run: tour::lesson03::run,
+    },
+    Lesson {
+        id: "04",
+        name: "framing-and-io-models",
+        run: tour::lesson04::run,
+    },
+    Lesson {
+        id: "05",
+        name: "short-and-long-connections",
+        run: tour::lesson05::run,
+    },
+];
+
+const HELP: &str = "\
+usage: cargo run [-- LESSON... | --list]
+
+The tour of socket-lessons: runs each lesson's programs on free loopback ports and
+prints what they print, then one verdict line per lesson (exit status 1 if any failed).
+
+  LESSON    a lesson number or name (01, 1, timestamp); default: every lesson
+  --list    list the lessons
+";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.iter().any(|a| a == "--help" || a == "-h") {
+        print!("{HELP}");
+        return ExitCode::SUCCESS;
+    }
+    if args.iter().any(|a| a == "--list") {
+        for lesson in LESSONS {
+            println!("{}  {}", lesson.id, lesson.name);
+        }
+        return ExitCode::SUCCESS;
+    }
+    let mut chosen = Vec::new();
+    for arg in &args {
+        let wanted = arg.trim_start_matches('0');
+        match LESSONS.iter().find(|l| {
+            l.id.trim_start_matches('0') == wanted
+                || l.name == arg
+                || format!("{}-{}", l.id, l.name) == *arg
+        }) {
+            Some(lesson) => chosen.push(lesson),
+            None => {
+                eprintln!("tour: no lesson {arg:?} (see `cargo run -- --list`)");
+                return ExitCode::from(2);
+            }
+        }
+    }
+    if chosen.is_empty() {
+        chosen = LESSONS.iter().collect();
+    }
+
+    let mut verdicts = Vec::new();
+    for lesson in chosen {
+        println!(
+            "\n==================== Lesson {} · {} ====================",
+            lesson.id, lesson.name
+        );
+        let mut tour = Tour::default();
+        let result = (lesson.run)(&mut tour);
+        drop(tour); // stops the lesson's servers
+        verdicts.push((lesson, result));
+    }
+
+    println!("\n==================== Verdicts ====================");
+    let mut failed = false;
+    for (lesson, result) in &verdicts {
+        match result {
+            Ok(()) => println!("  {}-{:<28} ok", lesson.id, lesson.name),
+            Err(why) => {
+                failed = true;
+                println!("  {}-{:<28} FAILED: {why}", lesson.id, lesson.name);
+            }
+        }
+    }
+    if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}
