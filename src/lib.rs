@@ -169,6 +169,21 @@ impl Server {
         wait_for_text(&self.stdout, needle, "stdout")
     }
 
+    /// Waits until the server printed at least `count` lines on stdout, and returns them.
+    pub fn wait_for_stdout_lines(&self, count: usize) -> Result<String, String> {
+        let mut last = String::new();
+        if wait_until(DEADLINE, || {
+            last = self.stdout();
+            last.lines().count() >= count
+        }) {
+            Ok(last)
+        } else {
+            Err(format!(
+                "the server printed fewer than {count} lines within {DEADLINE:?}:\n{last}"
+            ))
+        }
+    }
+
     /// Waits until the server's stderr contains `needle`, and returns all of it.
     pub fn wait_for_stderr(&self, needle: &str) -> Result<String, String> {
         wait_for_text(&self.stderr, needle, "stderr")

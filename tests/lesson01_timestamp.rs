@@ -1,0 +1,216 @@
+//! Lesson 01: timestamp-server and timestamp-client, black box.
+
+use std::io::{ErrorKind, Read, Write};
+use std::net::{Shutdown, TcpListener};
+use std::time::Duration;
+
+use assert_cmd::Command;
+use socket_lessons::{Server, binary, connect, lesson_block, normalize_number};
+
+const PAGE: &str = "01-timestamp.md";
+
+fn client(addr: &str) -> Command {
+    let mut cmd = Command::new(binary("timestamp-client").unwrap());
+    cmd.args(["--addr", addr]).timeout(Duration::from_secs(20));
+    cmd
+}
+
+/// Whether `text` has time.ctime()'s layout: `Sun May 27 21:43:58 2018`.
+fn is_ctime(text: &str) -> bool {
+    let parts: Vec<&str> = text.split_whitespace().collect();
+    let [day, month, date, time, year] = parts[..] else {
+        return false;
+    };
+    let digits = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_digit());
+    text.len() == 24
+        && ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"].contains(&day)
+        && [
+            "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+        ]
+        .contains(&month)
+        && text[8..10]
+            .trim_start()
+            .parse::<u8>()
+            .is_ok_and(|d| (1..=31).contains(&d))
+        && date.len() <= 2
+        && time.split(':').all(|t| digits(t, 2))
+        && time.len() == 8
+        && digits(year, 4)
+}
+
+/// Replaces the time after `current timestampe: ` with CTIME, once its layout is checked.
+fn normalize_ctime(stdout: &str) -> String {
+    let prefix = "current timestampe: ";
+    stdout
+        .lines()
+        .map(|line| match line.strip_prefix(prefix) {
+            Some(time) => {
+                assert!(is_ctime(time), "not a ctime: {time:?}");
+                format!("{prefix}CTIME\n")
+            }
+            None => format!("{line}\n"),
+        })
+        .collect()
+}
+
+#[test]
+fn ctime_shape_check_rejects_other_layouts() {
+    assert!(is_ctime("Sun May 27 21:43:58 2018"));
+    assert!(is_ctime("Thu Jan  1 00:00:00 1970"));
+    assert!(!is_ctime("Thu Jan 01 00:00:00 1970 "));
+    assert!(!is_ctime("2018-05-27 21:43:58"));
+    assert!(!is_ctime("Sun May 27 21:43 2018"));
+}
+
+#[test]
+fn client_prints_the_time_and_server_logs_the_client() {
+    let server = Server::start("timestamp-server", &[]).unwrap();
+    let out = client(&server.addr()).output().unwrap();
+    assert!(out.status.success());
+    assert_eq!(
+        normalize_ctime(&String::from_utf8(out.stdout).unwrap()),
+        "current timestampe: CTIME\n"
+    );
+    assert_eq!(out.stderr, b"");
+
+    // The banner, the client's line, and the banner again for the next client.
+    let banner = "**********now waiting for client connect**********\n";
+    let stdout = server.wait_for_stdout_lines(3).unwrap();
+    assert_eq!(
+        normalize_number(&stdout, "127.0.0.1:", "PORT"),
+        format!("{banner}new client : 127.0.0.1:PORT\n{banner}")
+    );
+}
+
+#[test]
+fn wrong_command_closes_the_connection_without_a_reply() {
+    let server = Server::start("timestamp-server", &[]).unwrap();
+    client(&server.addr())
+        .args(["--command", "hello"])
+        .assert()
+        .code(1)
+        .stdout("get timestampe failed\n");
+    server
+        .wait_for_stderr("sent 5 bytes that are not the command \"timetampe\"")
+        .unwrap();
+    // The server is still there for the next client.
+    client(&server.addr()).assert().success();
+}
+
+#[test]
+fn client_without_a_server_says_so_and_exits_1() {
+    // Take a free port from the OS, then close it again: nobody listens there.
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let addr = format!("127.0.0.1:{port}");
+    client(&addr).assert().code(1).stdout("").stderr(format!(
+        "timestamp-client: cannot connect to {addr}: Connection refused \
+         (is timestamp-server running?)\n"
+    ));
+}
+
+#[test]
+fn command_split_across_two_reads_still_works() {
+    let server = Server::start("timestamp-server", &[]).unwrap();
+    let mut stream = connect(&server.addr()).unwrap();
+    stream.write_all(b"time").unwrap();
+    // The server must wait for the rest instead of judging the first piece.
+    stream
+        .set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    let err = stream.read(&mut [0; 64]).unwrap_err();
+    assert!(matches!(
+        err.kind(),
+        ErrorKind::WouldBlock | ErrorKind::TimedOut
+    ));
+    stream.write_all(b"tampe").unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let mut reply = String::new();
+    stream.read_to_string(&mut reply).unwrap();
+    assert!(is_ctime(&reply), "{reply:?}");
+}
+
+#[test]
+fn server_keeps_serving_after_silent_garbage_and_non_utf8_clients() {
+    let server = Server::start("timestamp-server", &["--timeout-ms", "300"]).unwrap();
+    let addr = server.addr();
+
+    // Connects and closes without a word: read returns 0 at once.
+    drop(connect(&addr).unwrap());
+    client(&addr).assert().success();
+    server.wait_for_stderr("sent 0 bytes").unwrap();
+
+    // Connects and stays silent: dropped after --timeout-ms, the next client is served.
+    let silent = connect(&addr).unwrap();
+    client(&addr).assert().success();
+    server
+        .wait_for_stderr("sent no command within 300ms")
+        .unwrap();
+    drop(silent);
+
+    // 10 KiB of garbage.
+    let mut garbage = connect(&addr).unwrap();
+    garbage.write_all(&[b'x'; 10 * 1024]).unwrap();
+    garbage.shutdown(Shutdown::Write).unwrap();
+    client(&addr).assert().success();
+
+    // Bytes that are not UTF-8 (the Python original crashes on these).
+    let mut binary_junk = connect(&addr).unwrap();
+    binary_junk.write_all(&[0xff, 0xfe, 0x00, 0xc3]).unwrap();
+    client(&addr).assert().success();
+    server.wait_for_stderr("sent 4 bytes that are not").unwrap();
+
+    let stdout = client(&addr).output().unwrap().stdout;
+    assert!(
+        String::from_utf8(stdout)
+            .unwrap()
+            .starts_with("current timestampe: ")
+    );
+}
+
+#[test]
+fn server_reports_a_port_in_use_and_bad_arguments() {
+    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    Command::new(binary("timestamp-server").unwrap())
+        .args(["--addr", &addr])
+        .assert()
+        .code(1)
+        .stderr(format!(
+            "timestamp-server: cannot listen on {addr}: Address already in use\n"
+        ));
+    Command::new(binary("timestamp-server").unwrap())
+        .args(["--addr", "8099"])
+        .assert()
+        .code(2)
+        .stderr(
+            "timestamp-server: --addr needs HOST:PORT with a port from 0 to 65535, got '8099'\n\
+             usage: timestamp-server [--addr HOST:PORT] [--timeout-ms MS]\n\
+             (run with --help for more)\n",
+        );
+}
+
+#[test]
+fn lesson_page_shows_what_the_programs_print() {
+    let server = Server::start("timestamp-server", &[]).unwrap();
+    let out = client(&server.addr()).output().unwrap();
+    let client_stdout = normalize_ctime(&String::from_utf8(out.stdout).unwrap());
+    assert_eq!(
+        normalize_ctime(&lesson_block(PAGE, "timestamp-client").unwrap()),
+        client_stdout
+    );
+
+    let expected = lesson_block(PAGE, "timestamp-server").unwrap();
+    let stdout = server
+        .wait_for_stdout_lines(expected.lines().count())
+        .unwrap();
+    assert_eq!(
+        normalize_number(&expected, "127.0.0.1:", "PORT"),
+        normalize_number(&stdout, "127.0.0.1:", "PORT")
+    );
+}
