@@ -1,0 +1,83 @@
+//! The convention of README, checked on every program of the workspace at once: `--help`
+//! starts with the usage line, an unknown option is a usage error (exit 2), and every
+//! program takes its command line through the shared crate "lesson-cli".
+
+use std::fs;
+
+use assert_cmd::Command;
+use socket_lessons::{binary, workspace_root};
+
+/// Programs that do not follow the convention, and why.
+const EXCEPTIONS: &[(&str, &str)] = &[];
+
+/// Every binary package: a folder crates/*/<crate>/ with a src/main.rs.
+fn programs() -> Vec<(String, String)> {
+    let mut found = Vec::new();
+    let lessons = fs::read_dir(workspace_root().join("crates")).unwrap();
+    for lesson in lessons.flatten() {
+        for krate in fs::read_dir(lesson.path()).unwrap().flatten() {
+            if !krate.path().join("src/main.rs").exists() {
+                continue;
+            }
+            let manifest = fs::read_to_string(krate.path().join("Cargo.toml")).unwrap();
+            let name = manifest
+                .lines()
+                .find_map(|l| l.trim().strip_prefix("name = \""))
+                .and_then(|rest| rest.strip_suffix('"'))
+                .unwrap()
+                .to_string();
+            if !EXCEPTIONS.iter().any(|(exempt, _)| *exempt == name) {
+                found.push((name, manifest));
+            }
+        }
+    }
+    found.sort();
+    found
+}
+
+#[test]
+fn every_program_takes_its_arguments_through_lesson_cli() {
+    let programs = programs();
+    assert!(programs.len() >= 2);
+    for (name, manifest) in &programs {
+        assert!(
+            manifest.contains("lesson-cli = { path = \"../../00-shared/lesson-cli\" }"),
+            "{name} does not depend on the shared crate \"lesson-cli\""
+        );
+    }
+}
+
+#[test]
+fn every_program_answers_help_and_rejects_unknown_options() {
+    for (name, _) in programs() {
+        let help = Command::new(binary(&name).unwrap())
+            .arg("--help")
+            .timeout(std::time::Duration::from_secs(20))
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&help.stdout);
+        assert!(help.status.success(), "{name} --help failed");
+        assert!(
+            text.starts_with(&format!("usage: {name}")),
+            "{name} --help does not start with `usage: {name}`:\n{text}"
+        );
+
+        let bad = Command::new(binary(&name).unwrap())
+            .arg("--no-such-option")
+            .timeout(std::time::Duration::from_secs(20))
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&bad.stderr);
+        assert_eq!(
+            bad.status.code(),
+            Some(2),
+            "{name} accepted --no-such-option"
+        );
+        assert!(
+            err.starts_with(&format!(
+                "{name}: unknown option --no-such-option\nusage: {name}"
+            )),
+            "{name}'s usage error is not the convention's:\n{err}"
+        );
+    }
+}
