@@ -1,0 +1,87 @@
+//! Lesson 03: the smallest TCP server of the lesson, a port of its first example:
+//! create a socket, bind it, listen, then accept clients forever and print each one.
+
+use std::net::{SocketAddr, TcpListener};
+
+use lesson_cli::Args;
+
+const HELP: &str = "\
+usage: accept-printer [--addr HOST:PORT]
+
+Lesson 03: the minimal accept loop (a port of the lesson's first example).
+Listens on every network interface, accepts each client that connects, prints it,
+and closes the connection at once. Try it with `telnet 127.0.0.1 9999`.
+
+stdout: one line per client: the accepted socket (Rust's debug view of the
+        TcpStream, where Python prints the socket object) and the client's
+        address as Python prints it, e.g.
+        TcpStream { addr: 127.0.0.1:9999, peer: 127.0.0.1:54321, fd: 4 } ('127.0.0.1', 54321)
+stderr: `accept-printer: listening on ADDR` once bound, and any failed accept.
+
+options:
+  --addr HOST:PORT   where to listen (default 0.0.0.0:9999, every interface;
+                     port 0 = any free port)
+  -h, --help         this text
+";
+
+fn main() {
+    let mut args = Args::parse("accept-printer", HELP);
+    let addr = args.addr("0.0.0.0:9999");
+    args.finish();
+
+    // socket() + bind() + listen() are one call in std. 0.0.0.0 means "every network
+    // interface of this machine": other machines can reach us too, not only 127.0.0.1.
+    // The original asks listen() for a queue of 5 waiting connections; std asks for 128.
+    let s = TcpListener::bind(&addr).unwrap_or_else(|e| {
+        args.fail(format_args!(
+            "cannot listen on {addr}: {}",
+            lesson_cli::reason(&e)
+        ))
+    });
+    match s.local_addr() {
+        Ok(bound) => eprintln!("accept-printer: listening on {bound}"),
+        Err(e) => args.fail(format_args!(
+            "cannot read the bound address: {}",
+            lesson_cli::reason(&e)
+        )),
+    }
+
+    loop {
+        // accept() waits for the next finished TCP handshake and returns a NEW socket for
+        // that one client, plus the client's address; `s` keeps listening for others.
+        match s.accept() {
+            Ok((client, addr)) => println!("{client:?} {}", py_addr(addr)),
+            Err(e) => eprintln!("accept-printer: accept failed: {}", lesson_cli::reason(&e)),
+        }
+        // `client` is dropped here, which closes that connection: this server only
+        // says hello to the kernel's handshake and never talks to anyone.
+    }
+}
+
+/// An address as Python prints its address tuple: `('127.0.0.1', 54321)`, or for IPv6
+/// `('::1', 54321, 0, 0)` (flow info and scope id, as Python's AF_INET6 tuples carry).
+fn py_addr(addr: SocketAddr) -> String {
+    match addr {
+        SocketAddr::V4(v4) => format!("('{}', {})", v4.ip(), v4.port()),
+        SocketAddr::V6(v6) => format!(
+            "('{}', {}, {}, {})",
+            v6.ip(),
+            v6.port(),
+            v6.flowinfo(),
+            v6.scope_id()
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_look_like_python_tuples() {
+        let v4: SocketAddr = "127.0.0.1:54321".parse().unwrap();
+        assert_eq!(py_addr(v4), "('127.0.0.1', 54321)");
+        let v6: SocketAddr = "[::1]:8888".parse().unwrap();
+        assert_eq!(py_addr(v6), "('::1', 8888, 0, 0)");
+    }
+}
