@@ -1,0 +1,38 @@
+//! Lesson 04: the client of the non-blocking accept demo (section 4).
+//! An ordinary blocking client: connect, send `hello1 world`, close.
+
+use std::io::Write;
+use std::net::TcpStream;
+
+use lesson_cli::Args;
+
+const HELP: &str = "\
+usage: nonblocking-accept-client [--addr HOST:PORT]
+
+Lesson 04: the client of the non-blocking accept demo (a port of section 4's client).
+Connects, sends `hello1 world` and closes. It prints nothing. Start it while
+`nonblocking-accept --wait-ms 10000` waits, or nonblocking-accept has already
+failed with WouldBlock and there is nobody to connect to.
+
+options:
+  --addr HOST:PORT   where the server is (default 127.0.0.1:8001)
+  -h, --help         this text
+";
+
+fn main() {
+    let mut args = Args::parse("nonblocking-accept-client", HELP);
+    let addr = args.addr("127.0.0.1:8001");
+    args.finish();
+
+    // connect blocks until the handshake is done; the server need not have called
+    // accept yet: the kernel completes the handshake and queues the connection.
+    let mut client = TcpStream::connect(&addr).unwrap_or_else(|e| {
+        args.fail(format_args!(
+            "cannot connect to {addr}: {} (is nonblocking-accept running?)",
+            lesson_cli::reason(&e)
+        ))
+    });
+    if let Err(e) = client.write_all(b"hello1 world") {
+        args.fail(format_args!("cannot send: {}", lesson_cli::reason(&e)));
+    }
+}

@@ -1,0 +1,82 @@
+//! Lesson 04: the client of the select server (section 5).
+//! Sends `hello world`, prints the reply as Python prints bytes, again and again.
+
+use std::io::{self, Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+use lesson_cli::Args;
+
+const HELP: &str = "\
+usage: select-client [--addr HOST:PORT] [--count N]
+
+Lesson 04: the client of the select server (a port of section 5's client).
+Sends b'hello world' to select-server and prints the reply as Python prints bytes,
+b'HELLO WORLD', in a loop.
+
+options:
+  --addr HOST:PORT   where the server is (default 127.0.0.1:8001)
+  --count N          stop after N round trips (default 0 = forever, like the
+                     original; stop it with Ctrl-C)
+  -h, --help         this text
+";
+
+const MESSAGE: &[u8] = b"hello world";
+
+fn main() {
+    let mut args = Args::parse("select-client", HELP);
+    let addr = args.addr("127.0.0.1:8001");
+    let count: u64 = args.value("--count").unwrap_or(0);
+    args.finish();
+
+    let mut client = TcpStream::connect(&addr).unwrap_or_else(|e| {
+        args.fail(format_args!(
+            "cannot connect to {addr}: {} (is select-server running?)",
+            lesson_cli::reason(&e)
+        ))
+    });
+    if let Err(e) = client.set_read_timeout(Some(Duration::from_secs(10))) {
+        args.fail(lesson_cli::reason(&e));
+    }
+
+    let mut sent = 0;
+    while count == 0 || sent < count {
+        if let Err(e) = client.write_all(MESSAGE) {
+            args.fail(format_args!("cannot send: {}", lesson_cli::reason(&e)));
+        }
+        sent += 1;
+        // The reply is as long as the message; one recv could return part of it (or,
+        // without the wait for each reply, two replies stuck together): read exactly.
+        let mut data = [0u8; MESSAGE.len()];
+        if let Err(e) = read_reply(&mut client, &mut data) {
+            args.fail(format_args!("no reply from {addr}: {e}"));
+        }
+        println!("{}", py_bytes(&data));
+    }
+}
+
+fn read_reply(client: &mut TcpStream, data: &mut [u8]) -> Result<(), String> {
+    let mut got = 0;
+    while got < data.len() {
+        match client.read(&mut data[got..]) {
+            Ok(0) => return Err("the server closed the connection".to_string()),
+            Ok(n) => got += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
+                return Err("nothing came back within 10 s".to_string());
+            }
+            Err(e) => return Err(lesson_cli::reason(&e)),
+        }
+    }
+    Ok(())
+}
+
+/// How Python prints bytes; the reply is plain ASCII, so this short form suffices.
+fn py_bytes(data: &[u8]) -> String {
+    format!("b'{}'", data.escape_ascii())
+}

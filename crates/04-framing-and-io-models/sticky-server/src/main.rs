@@ -1,0 +1,105 @@
+//! Lesson 04: the sticky-packet server (粘包), a port of section 3.2's server.
+//! TCP is a byte stream, not a stream of messages: the client's two writes, `hello` and
+//! ` world`, reach this server as bytes with no boundary between them.
+
+use std::io::{self, Read};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::thread;
+use std::time::Duration;
+
+use lesson_cli::Args;
+
+const HELP: &str = "\
+usage: sticky-server [--addr HOST:PORT] [--delay-ms MS] [--clients N]
+
+Lesson 04: the sticky-packet server (a port of section 3.2's server).
+Accepts a client, waits a moment, then prints what each read returns, one line per
+read, until the client closes. With the default wait the client's two writes
+`hello` and ` world` have both arrived, so the first read returns them stuck
+together: one line `hello world`. With --delay-ms 0 (and sticky-client --pause-ms)
+the reads see the pieces: `hello`, then ` world`.
+
+stdout: one line per read (the bytes as UTF-8 text).
+stderr: `sticky-server: listening on ADDR` once bound, and one line per bad input.
+
+options:
+  --addr HOST:PORT   where to listen (default 127.0.0.1:8001; port 0 = any free port)
+  --delay-ms MS      how long to wait after accept before the first read (default 200)
+  --clients N        serve N clients one after the other, then exit; 0 = forever
+                     (default 1, like the original)
+  -h, --help         this text
+";
+
+fn main() {
+    let mut args = Args::parse("sticky-server", HELP);
+    let addr = args.addr("127.0.0.1:8001");
+    let delay = Duration::from_millis(args.value("--delay-ms").unwrap_or(200));
+    let clients: u64 = args.value("--clients").unwrap_or(1);
+    args.finish();
+    if let Err(e) = start_server(&addr, delay, clients) {
+        args.fail(format_args!(
+            "cannot listen on {addr}: {}",
+            lesson_cli::reason(&e)
+        ));
+    }
+}
+
+fn start_server(addr: &str, delay: Duration, clients: u64) -> io::Result<()> {
+    // socket + bind + listen in one call; the kernel queues connections until accept.
+    let sock = TcpListener::bind(addr)?;
+    eprintln!("sticky-server: listening on {}", sock.local_addr()?);
+
+    let mut served = 0;
+    while clients == 0 || served < clients {
+        let (conn, peer) = match sock.accept() {
+            Ok(pair) => pair,
+            Err(e) => {
+                eprintln!("sticky-server: accept failed: {}", lesson_cli::reason(&e));
+                continue;
+            }
+        };
+        served += 1;
+        if let Err(why) = serve(conn, peer, delay) {
+            eprintln!("sticky-server: {peer}: {why}");
+        }
+        // `conn` was dropped at the end of `serve`: that closes the connection.
+    }
+    Ok(())
+}
+
+fn serve(mut conn: TcpStream, peer: SocketAddr, delay: Duration) -> Result<(), String> {
+    // The wait that makes the demonstration reproducible: by the time we read, both of
+    // the client's writes are sitting in our receive buffer, so one read takes both.
+    // Without it, which outcome you see depends on who the scheduler runs first.
+    thread::sleep(delay);
+
+    // A client that connects and never closes must not hold this one-at-a-time server.
+    conn.set_read_timeout(Some(Duration::from_secs(10)))
+        .map_err(|e| lesson_cli::reason(&e))?;
+
+    // recv(1024): one read returns whatever has arrived, up to 1024 bytes. It knows
+    // nothing about where the sender's writes began or ended. The original reads once;
+    // we keep reading until the client closes, so a split message is seen, not lost.
+    let mut client_data = [0u8; 1024];
+    let mut reads = 0;
+    loop {
+        let n = match conn.read(&mut client_data) {
+            // 0 bytes: the client closed its side. The original's single read prints an
+            // empty line when the client sent nothing at all: keep that.
+            Ok(0) if reads == 0 => {
+                println!();
+                return Ok(());
+            }
+            Ok(0) => return Ok(()),
+            Ok(n) => n,
+            Err(e) => return Err(format!("read failed: {}; closing", lesson_cli::reason(&e))),
+        };
+        reads += 1;
+        match std::str::from_utf8(&client_data[..n]) {
+            Ok(text) => println!("{text}"),
+            Err(_) => eprintln!(
+                "sticky-server: {peer}: read {reads} returned {n} bytes that are not UTF-8 text; skipped them"
+            ),
+        }
+    }
+}
