@@ -1,0 +1,411 @@
+//! Lesson 02: the contacts server, a port of server2.py with the homework done.
+//! Our first protocol: the client sends `add;name;phone`, `remove;name` or `find;name`,
+//! the server answers each, and `exit` ends the conversation. One client at a time.
+
+use std::fmt;
+use std::io::{self, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::time::Duration;
+
+use lesson_cli::Args;
+
+const HELP: &str = "\
+usage: contacts-server [--addr HOST:PORT] [--timeout-ms MS] [--gap-ms MS]
+
+Lesson 02: the contacts server (a port of server2.py, plus the homework: remove, find).
+Keeps a phone book in memory for as long as it runs, and serves one client at a time.
+It sends `Welcome!`, then answers each command:
+
+  add;NAME;PHONE   ->  `NAME added` (a NAME already there gets the new PHONE)
+  remove;NAME      ->  `NAME removed!` or `Not Found!`
+  find;NAME        ->  the PHONE, or `Not Found!`
+  exit             ->  no answer: the server closes the connection
+
+Anything else gets a one-line `error: ...` answer, and the conversation goes on.
+A command ends at a newline, when the client pauses for --gap-ms, or when it closes
+the connection; commands are at most 1024 bytes of UTF-8 text.
+
+stdout: `Waiting for connection...` once; per client `Accept new connection from
+        IP:PORT...` and `Connection from IP:PORT closed.`; after each change the whole
+        phone book, as Python prints a dict: {'zhangsan': '13800138000'}
+stderr: `contacts-server: listening on ADDR` once bound, and one line per bad command.
+
+options:
+  --addr HOST:PORT   where to listen (default 127.0.0.1:9999; port 0 = any free port)
+  --timeout-ms MS    how long a client may stay silent before it is dropped (default 10000)
+  --gap-ms MS        how long a pause in the middle of a command ends it (default 100)
+  -h, --help         this text
+";
+
+/// The longest command we accept: the original reads each one with `recv(1024)`.
+const MAX_COMMAND: usize = 1024;
+
+/// How long a client may stay silent, and how long a pause ends a command.
+#[derive(Clone, Copy)]
+struct Timing {
+    timeout: Duration,
+    gap: Duration,
+}
+
+fn main() {
+    let mut args = Args::parse("contacts-server", HELP);
+    let addr = args.addr("127.0.0.1:9999");
+    let timing = Timing {
+        timeout: Duration::from_millis(args.value("--timeout-ms").unwrap_or(10_000).max(1)),
+        gap: Duration::from_millis(args.value("--gap-ms").unwrap_or(100).max(1)),
+    };
+    args.finish();
+    if let Err(e) = start_server(&addr, timing) {
+        args.fail(format_args!(
+            "cannot listen on {addr}: {}",
+            lesson_cli::reason(&e)
+        ));
+    }
+}
+
+fn start_server(addr: &str, timing: Timing) -> io::Result<()> {
+    // The phone book lives as long as the server: every client sees what earlier ones
+    // added. (The original's global `contacts = {}`.)
+    let mut contacts = Contacts::default();
+
+    // socket() + bind() + listen() in one call.
+    let s = TcpListener::bind(addr)?;
+    eprintln!("contacts-server: listening on {}", s.local_addr()?);
+    println!("Waiting for connection...");
+    loop {
+        // One client at a time: the next one waits in the backlog until worker() returns.
+        match s.accept() {
+            Ok((sock, addr)) => worker(sock, addr, &mut contacts, timing),
+            Err(e) => eprintln!("contacts-server: accept failed: {}", lesson_cli::reason(&e)),
+        }
+    }
+}
+
+/// The whole conversation with one client, then the close.
+fn worker(mut sock: TcpStream, addr: SocketAddr, contacts: &mut Contacts, timing: Timing) {
+    println!(
+        "Accept new connection from {}:{}...",
+        addr.ip(),
+        addr.port()
+    );
+    if let Err(why) = talk(&mut sock, addr, contacts, timing) {
+        eprintln!("contacts-server: {addr}: {why}");
+    }
+    drop(sock); // sock.close()
+    println!("Connection from {}:{} closed.", addr.ip(), addr.port());
+}
+
+/// `Welcome!`, then one answer per command until `exit` or the client hangs up.
+/// Err says why the conversation was cut short.
+fn talk(
+    sock: &mut TcpStream,
+    addr: SocketAddr,
+    contacts: &mut Contacts,
+    timing: Timing,
+) -> Result<(), String> {
+    let failed = |e: io::Error| lesson_cli::reason(&e);
+    sock.write_all(b"Welcome!").map_err(failed)?;
+    let mut pending = Vec::new();
+    loop {
+        let reply = match recv_command(sock, &mut pending, timing).map_err(failed)? {
+            // recv returned no bytes: the client closed its side of the connection.
+            Incoming::Closed => return Ok(()),
+            Incoming::Silent => {
+                return Err(format!("sent nothing for {:?}; closing", timing.timeout));
+            }
+            Incoming::TooLong(n) => {
+                eprintln!(
+                    "contacts-server: {addr}: sent a command of {n} bytes, over the limit of {MAX_COMMAND}"
+                );
+                format!("error: command longer than {MAX_COMMAND} bytes")
+            }
+            // The original's data.decode('utf-8') dies on bytes that are not UTF-8, and
+            // the whole phone book with it; we answer with an error instead.
+            Incoming::Command(data) => match String::from_utf8(data) {
+                Err(e) => {
+                    let n = e.as_bytes().len();
+                    eprintln!("contacts-server: {addr}: sent {n} bytes that are not UTF-8 text");
+                    "error: not UTF-8 text".to_string()
+                }
+                // `exit`: the client is done, no answer.
+                Ok(text) if text == "exit" => return Ok(()),
+                Ok(text) => handle(contacts, &text).unwrap_or_else(|why| {
+                    eprintln!("contacts-server: {addr}: bad command {text:?}: {why}");
+                    format!("error: {why}")
+                }),
+            },
+        };
+        sock.write_all(reply.as_bytes()).map_err(failed)?;
+    }
+}
+
+/// Runs one command on the phone book and returns the answer for the client, or Err
+/// with what is wrong with the command. Prints the phone book after each change.
+fn handle(contacts: &mut Contacts, text: &str) -> Result<String, String> {
+    // join(';') on the client, split(';') here: the fields of the command.
+    let arg: Vec<&str> = text.split(';').collect();
+    // A field may not be empty: an empty phone would be an answer of zero bytes,
+    // which the client cannot tell from no answer at all.
+    let filled = arg.iter().all(|field| !field.is_empty());
+    match arg[..] {
+        ["add", name, phone] if filled => {
+            contacts.insert(name, phone);
+            println!("{contacts}"); // show the stored data on the server
+            Ok(format!("{name} added"))
+        }
+        ["remove", name] if filled => {
+            if contacts.remove(name) {
+                println!("{contacts}");
+                Ok(format!("{name} removed!"))
+            } else {
+                Ok("Not Found!".to_string())
+            }
+        }
+        ["find", name] if filled => Ok(contacts
+            .find(name)
+            .map_or("Not Found!".to_string(), str::to_string)),
+        [""] => Err("empty command".to_string()),
+        ["add", ..] => Err("use add;NAME;PHONE".to_string()),
+        ["remove", ..] => Err("use remove;NAME".to_string()),
+        ["find", ..] => Err("use find;NAME".to_string()),
+        _ => Err(format!(
+            "unknown command {}, use add, remove or find",
+            py_repr(arg[0])
+        )),
+    }
+}
+
+/// The phone book: a Python dict of name -> phone, which keeps the order of insertion.
+#[derive(Default)]
+struct Contacts {
+    entries: Vec<(String, String)>,
+}
+
+impl Contacts {
+    /// `contacts[name] = phone`: a new name goes last, a known one keeps its place.
+    fn insert(&mut self, name: &str, phone: &str) {
+        match self.entries.iter_mut().find(|(n, _)| n == name) {
+            Some(entry) => entry.1 = phone.to_string(),
+            None => self.entries.push((name.to_string(), phone.to_string())),
+        }
+    }
+
+    /// `del contacts[name]`; false if there was no such name.
+    fn remove(&mut self, name: &str) -> bool {
+        let before = self.entries.len();
+        self.entries.retain(|(n, _)| n != name);
+        self.entries.len() != before
+    }
+
+    fn find(&self, name: &str) -> Option<&str> {
+        self.entries
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, phone)| phone.as_str())
+    }
+}
+
+/// As Python's print(dict) shows it: {'zhangsan': '13800138000', 'lisi': '139'}.
+impl fmt::Display for Contacts {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        let pairs: Vec<String> = self
+            .entries
+            .iter()
+            .map(|(name, phone)| format!("{}: {}", py_repr(name), py_repr(phone)))
+            .collect();
+        write!(f, "{{{}}}", pairs.join(", "))
+    }
+}
+
+/// A string as Python's repr() prints it: in single quotes, or double quotes when it
+/// holds a single quote and no double quote; backslash escapes for the quote, the
+/// backslash and characters that are not printable. Chinese text prints as it is.
+fn py_repr(s: &str) -> String {
+    let quote = if s.contains('\'') && !s.contains('"') {
+        '"'
+    } else {
+        '\''
+    };
+    let mut out = String::from(quote);
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c == quote => {
+                out.push('\\');
+                out.push(c);
+            }
+            c if !is_printable(c) => {
+                let code = u32::from(c);
+                let escaped = match code {
+                    0..=0xff => format!("\\x{code:02x}"),
+                    0x100..=0xffff => format!("\\u{code:04x}"),
+                    _ => format!("\\U{code:08x}"),
+                };
+                out.push_str(&escaped);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push(quote);
+    out
+}
+
+/// Python's str.isprintable(), for the characters people type: controls, separators
+/// other than the space, and the usual invisible format characters are not printable.
+/// (std has no Unicode category table; rarer unprintable characters print as they are.)
+fn is_printable(c: char) -> bool {
+    let invisible = matches!(
+        u32::from(c),
+        0xad | 0x200b..=0x200f | 0x202a..=0x202e | 0x2060..=0x2064 | 0xe000..=0xf8ff | 0xfeff
+    );
+    !(c.is_control() || (c.is_whitespace() && c != ' ') || invisible)
+}
+
+/// What one call of `recv_command` found.
+enum Incoming {
+    /// One whole command, without its newline if it had one.
+    Command(Vec<u8>),
+    /// A command longer than MAX_COMMAND, of this many bytes (read and thrown away).
+    TooLong(usize),
+    /// The client closed the connection.
+    Closed,
+    /// The client sent nothing for the whole timeout.
+    Silent,
+}
+
+/// Reads one command. The original takes what one `recv(1024)` returns as one command,
+/// but TCP is a stream of bytes, not of messages: `add;zhangsan;138` and `00138000` may
+/// come in two reads, and two commands may come in one. client2.py sends no end marker,
+/// it just waits for the answer, so a command ends where the client stops sending for
+/// `gap`; a newline also ends one (for commands typed into `nc`, or sent back to back),
+/// and so does the close. Bytes after a newline are kept in `pending` for the next call.
+fn recv_command(
+    sock: &mut TcpStream,
+    pending: &mut Vec<u8>,
+    timing: Timing,
+) -> io::Result<Incoming> {
+    let mut buf = [0u8; 1024];
+    let mut dropped = 0; // bytes of an over-long command, already thrown away
+    loop {
+        if let Some(end) = pending.iter().position(|&b| b == b'\n') {
+            let mut line: Vec<u8> = pending.drain(..=end).collect();
+            line.pop();
+            if line.last() == Some(&b'\r') {
+                line.pop();
+            }
+            return Ok(finish(line, dropped));
+        }
+        if pending.len() > MAX_COMMAND {
+            // Never keep more than the limit in memory, whatever the client sends.
+            dropped += pending.len();
+            pending.clear();
+        }
+        let started = !pending.is_empty() || dropped > 0;
+        sock.set_read_timeout(Some(if started { timing.gap } else { timing.timeout }))?;
+        match sock.read(&mut buf) {
+            Ok(0) if !started => return Ok(Incoming::Closed),
+            // Closed, or paused for `gap`: what we have is the whole command.
+            Ok(0) => return Ok(finish(std::mem::take(pending), dropped)),
+            Err(e) if is_timeout(&e) && started => {
+                return Ok(finish(std::mem::take(pending), dropped));
+            }
+            Err(e) if is_timeout(&e) => return Ok(Incoming::Silent),
+            Err(e) => return Err(e),
+            Ok(n) => pending.extend_from_slice(&buf[..n]),
+        }
+    }
+}
+
+fn finish(command: Vec<u8>, dropped: usize) -> Incoming {
+    if dropped > 0 || command.len() > MAX_COMMAND {
+        Incoming::TooLong(dropped + command.len())
+    } else {
+        Incoming::Command(command)
+    }
+}
+
+fn is_timeout(e: &io::Error) -> bool {
+    // Unix reports an expired read timeout as WouldBlock, Windows as TimedOut.
+    matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(contacts: &mut Contacts, text: &str) -> String {
+        match handle(contacts, text) {
+            Ok(reply) => reply,
+            Err(why) => format!("error: {why}"),
+        }
+    }
+
+    #[test]
+    fn add_find_remove_find() {
+        let mut c = Contacts::default();
+        assert_eq!(run(&mut c, "add;zhangsan;13800138000"), "zhangsan added");
+        assert_eq!(run(&mut c, "find;zhangsan"), "13800138000");
+        assert_eq!(run(&mut c, "remove;zhangsan"), "zhangsan removed!");
+        assert_eq!(run(&mut c, "find;zhangsan"), "Not Found!");
+        assert_eq!(run(&mut c, "remove;zhangsan"), "Not Found!");
+    }
+
+    #[test]
+    fn add_overwrites_in_place_like_a_dict() {
+        let mut c = Contacts::default();
+        run(&mut c, "add;a;1");
+        run(&mut c, "add;张三;2");
+        run(&mut c, "add;a;3");
+        assert_eq!(c.to_string(), "{'a': '3', '张三': '2'}");
+        run(&mut c, "remove;a");
+        assert_eq!(c.to_string(), "{'张三': '2'}");
+        run(&mut c, "remove;张三");
+        assert_eq!(c.to_string(), "{}");
+    }
+
+    #[test]
+    fn bad_commands_change_nothing() {
+        let mut c = Contacts::default();
+        run(&mut c, "add;zhangsan;138");
+        for (text, answer) in [
+            ("", "error: empty command"),
+            ("add;onlyname", "error: use add;NAME;PHONE"),
+            ("add;a;1;extra", "error: use add;NAME;PHONE"),
+            ("add;;1", "error: use add;NAME;PHONE"),
+            ("add;a;", "error: use add;NAME;PHONE"),
+            ("remove", "error: use remove;NAME"),
+            ("remove;a;b", "error: use remove;NAME"),
+            ("find;", "error: use find;NAME"),
+            (
+                "ADD;a;1",
+                "error: unknown command 'ADD', use add, remove or find",
+            ),
+            (
+                "hello",
+                "error: unknown command 'hello', use add, remove or find",
+            ),
+        ] {
+            assert_eq!(run(&mut c, text), answer, "for {text:?}");
+        }
+        assert_eq!(c.to_string(), "{'zhangsan': '138'}");
+    }
+
+    #[test]
+    fn repr_matches_python() {
+        // Expected strings from Python 3: repr(s).
+        assert_eq!(py_repr("张三"), "'张三'");
+        assert_eq!(py_repr("o'neil"), "\"o'neil\"");
+        assert_eq!(py_repr("a'b\"c"), "'a\\'b\"c'");
+        assert_eq!(py_repr("a\\b\n\t\r"), "'a\\\\b\\n\\t\\r'");
+        assert_eq!(py_repr("\u{1}\u{7f}\u{85}"), "'\\x01\\x7f\\x85'");
+        assert_eq!(py_repr("全角\u{3000}空格"), "'全角\\u3000空格'");
+        assert_eq!(py_repr("\u{200b}\u{feff}"), "'\\u200b\\ufeff'");
+        assert_eq!(py_repr("é 😀"), "'é 😀'");
+    }
+}

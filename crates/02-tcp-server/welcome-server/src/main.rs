@@ -1,0 +1,204 @@
+//! Lesson 02: the welcome server, a port of server.py.
+//! A single-threaded server: it greets each client, answers each of its messages after a
+//! pause, and only then accepts the next client.
+
+use std::io::{self, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::thread;
+use std::time::Duration;
+
+use lesson_cli::Args;
+
+const HELP: &str = "\
+usage: welcome-server [--addr HOST:PORT] [--delay-ms MS] [--timeout-ms MS] [--gap-ms MS]
+
+Lesson 02: the welcome server (a port of server.py).
+Serves one client at a time: sends it `Welcome!`, answers each message with
+`Received <message>;` after a pause, and ends the conversation when the client sends
+`exit` or closes the connection. A second client waits, connected but unanswered,
+until the first one is done.
+
+A message ends at a newline, when the client pauses for --gap-ms, or when it closes
+the connection. A message that is not UTF-8 text or is longer than 1024 bytes ends
+the conversation (logged on stderr).
+
+stdout: `Waiting for connection...` once, then per client
+        `Accept new connection from IP:PORT...` and `Connection from IP:PORT closed.`
+stderr: `welcome-server: listening on ADDR` once bound, and one line per bad message.
+
+options:
+  --addr HOST:PORT   where to listen (default 127.0.0.1:9999; port 0 = any free port)
+  --delay-ms MS      the pause before each answer, for show (default 1000, as the original)
+  --timeout-ms MS    how long a client may stay silent before it is dropped (default 10000)
+  --gap-ms MS        how long a pause in the middle of a message ends it (default 100)
+  -h, --help         this text
+";
+
+/// The longest message we accept: the original reads each one with `recv(1024)`.
+const MAX_MESSAGE: usize = 1024;
+
+/// The pauses that shape a conversation.
+#[derive(Clone, Copy)]
+struct Timing {
+    delay: Duration,
+    timeout: Duration,
+    gap: Duration,
+}
+
+fn main() {
+    let mut args = Args::parse("welcome-server", HELP);
+    let addr = args.addr("127.0.0.1:9999");
+    let timing = Timing {
+        delay: Duration::from_millis(args.value("--delay-ms").unwrap_or(1000)),
+        timeout: Duration::from_millis(args.value("--timeout-ms").unwrap_or(10_000).max(1)),
+        gap: Duration::from_millis(args.value("--gap-ms").unwrap_or(100).max(1)),
+    };
+    args.finish();
+    if let Err(e) = start_server(&addr, timing) {
+        args.fail(format_args!(
+            "cannot listen on {addr}: {}",
+            lesson_cli::reason(&e)
+        ));
+    }
+}
+
+fn start_server(addr: &str, timing: Timing) -> io::Result<()> {
+    // socket() + bind() + listen() in one call. From now on the kernel completes the
+    // handshake of every client that connects and queues it (the backlog) until we accept.
+    let s = TcpListener::bind(addr)?;
+    eprintln!("welcome-server: listening on {}", s.local_addr()?);
+    println!("Waiting for connection...");
+    // A server runs for ever: this loop only ends when the process is stopped (Ctrl-C).
+    loop {
+        // accept() blocks until a client is in the queue, then hands over its own socket.
+        match s.accept() {
+            // One client at a time: while worker() talks with this client, nobody else
+            // is accepted. Others wait in the backlog, connected but unanswered.
+            Ok((sock, addr)) => worker(sock, addr, timing),
+            Err(e) => eprintln!("welcome-server: accept failed: {}", lesson_cli::reason(&e)),
+        }
+    }
+}
+
+/// The whole conversation with one client, then the close.
+fn worker(mut sock: TcpStream, addr: SocketAddr, timing: Timing) {
+    println!(
+        "Accept new connection from {}:{}...",
+        addr.ip(),
+        addr.port()
+    );
+    if let Err(why) = talk(&mut sock, timing) {
+        eprintln!("welcome-server: {addr}: {why}");
+    }
+    // sock.close(): dropping the socket closes the connection; the client reads 0 bytes.
+    drop(sock);
+    println!("Connection from {}:{} closed.", addr.ip(), addr.port());
+}
+
+/// The protocol: `Welcome!` first, then `Received <message>;` for every message until
+/// the client says `exit` or hangs up. Err says why the conversation was cut short.
+fn talk(sock: &mut TcpStream, timing: Timing) -> Result<(), String> {
+    let failed = |e: io::Error| lesson_cli::reason(&e);
+    sock.write_all(b"Welcome!").map_err(failed)?;
+    let mut pending = Vec::new();
+    loop {
+        let data = recv_message(sock, &mut pending, timing).map_err(failed)?;
+        if !matches!(data, Incoming::Silent) {
+            // The original sleeps one second after every recv, so that a person can
+            // watch the messages go by. --delay-ms shortens it.
+            thread::sleep(timing.delay);
+        }
+        let data = match data {
+            // recv returned no bytes: the client closed its side of the connection.
+            Incoming::Closed => return Ok(()),
+            Incoming::Silent => {
+                return Err(format!("sent nothing for {:?}; closing", timing.timeout));
+            }
+            Incoming::TooLong(n) => {
+                return Err(format!(
+                    "sent a message of {n} bytes, over the limit of {MAX_MESSAGE}; closing"
+                ));
+            }
+            Incoming::Message(data) => data,
+        };
+        let Ok(text) = String::from_utf8(data) else {
+            return Err("sent bytes that are not UTF-8 text; closing".to_string());
+        };
+        // `exit` is the whole protocol's one command: the client is done.
+        if text == "exit" {
+            return Ok(());
+        }
+        sock.write_all(format!("Received {text};").as_bytes())
+            .map_err(failed)?;
+    }
+}
+
+/// What one call of `recv_message` found.
+enum Incoming {
+    /// One whole message, without its newline if it had one.
+    Message(Vec<u8>),
+    /// A message longer than MAX_MESSAGE, of this many bytes (read and thrown away).
+    TooLong(usize),
+    /// The client closed the connection.
+    Closed,
+    /// The client sent nothing for the whole timeout.
+    Silent,
+}
+
+/// Reads one message. The original takes what one `recv(1024)` returns as one message,
+/// but TCP is a stream of bytes, not of messages: one message may arrive in two reads.
+/// The client sends no end marker, it just waits for the answer, so a message ends where
+/// the client stops sending for `gap` (or at a newline, or when it closes). Bytes that
+/// follow a newline are kept in `pending` for the next call.
+fn recv_message(
+    sock: &mut TcpStream,
+    pending: &mut Vec<u8>,
+    timing: Timing,
+) -> io::Result<Incoming> {
+    let mut buf = [0u8; 1024];
+    let mut dropped = 0; // bytes of an over-long message, already thrown away
+    loop {
+        if let Some(end) = pending.iter().position(|&b| b == b'\n') {
+            let mut line: Vec<u8> = pending.drain(..=end).collect();
+            line.pop();
+            if line.last() == Some(&b'\r') {
+                line.pop();
+            }
+            return Ok(finish(line, dropped));
+        }
+        if pending.len() > MAX_MESSAGE {
+            // Never keep more than the limit in memory, whatever the client sends.
+            dropped += pending.len();
+            pending.clear();
+        }
+        let started = !pending.is_empty() || dropped > 0;
+        sock.set_read_timeout(Some(if started { timing.gap } else { timing.timeout }))?;
+        match sock.read(&mut buf) {
+            Ok(0) if !started => return Ok(Incoming::Closed),
+            // Closed, or paused for `gap`: what we have is the whole message.
+            Ok(0) => return Ok(finish(std::mem::take(pending), dropped)),
+            Err(e) if is_timeout(&e) && started => {
+                return Ok(finish(std::mem::take(pending), dropped));
+            }
+            Err(e) if is_timeout(&e) => return Ok(Incoming::Silent),
+            Err(e) => return Err(e),
+            Ok(n) => pending.extend_from_slice(&buf[..n]),
+        }
+    }
+}
+
+fn finish(message: Vec<u8>, dropped: usize) -> Incoming {
+    if dropped > 0 || message.len() > MAX_MESSAGE {
+        Incoming::TooLong(dropped + message.len())
+    } else {
+        Incoming::Message(message)
+    }
+}
+
+fn is_timeout(e: &io::Error) -> bool {
+    // Unix reports an expired read timeout as WouldBlock, Windows as TimedOut.
+    matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+    )
+}
