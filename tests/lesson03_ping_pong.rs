@@ -1,0 +1,521 @@
+//! Lesson 03: accept-printer, ping-pong-server and ping-client, black box.
+
+use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::thread;
+use std::time::Duration;
+
+use assert_cmd::Command;
+use socket_lessons::{Server, binary, connect, lesson_block, normalize_number};
+
+const PAGE: &str = "03-ping-pong.md";
+
+/// Long enough for a loaded machine; a test only waits this long when it is failing.
+const PATIENCE: Duration = Duration::from_secs(20);
+
+fn client(addr: &str) -> Command {
+    let mut cmd = Command::new(binary("ping-client").unwrap());
+    cmd.args(["--addr", addr]).timeout(PATIENCE);
+    cmd
+}
+
+fn server() -> Server {
+    Server::start("ping-pong-server", &[]).unwrap()
+}
+
+/// Replaces every port and fd number with a placeholder.
+fn normalize(text: &str) -> String {
+    let text = normalize_number(text, "127.0.0.1:", "PORT");
+    let text = normalize_number(&text, "'127.0.0.1', ", "PORT");
+    normalize_number(&text, "fd: ", "N")
+}
+
+/// A UDP socket of the test's own, with a read timeout.
+fn udp_socket() -> UdpSocket {
+    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+    sock.set_read_timeout(Some(PATIENCE)).unwrap();
+    sock
+}
+
+/// Sends `datagram` to the server's UDP port and returns the reply and who sent it.
+fn udp_ping(server: &Server, datagram: &[u8]) -> (Vec<u8>, SocketAddr) {
+    let sock = udp_socket();
+    sock.send_to(datagram, server.addr()).unwrap();
+    let mut buf = [0u8; 2048];
+    let (n, from) = sock.recv_from(&mut buf).unwrap();
+    (buf[..n].to_vec(), from)
+}
+
+/// A TCP connection with a read timeout, and a reader of its lines.
+fn tcp_client(server: &Server) -> (TcpStream, BufReader<TcpStream>) {
+    let stream = connect(&server.addr()).unwrap();
+    stream.set_read_timeout(Some(PATIENCE)).unwrap();
+    let reader = BufReader::new(stream.try_clone().unwrap());
+    (stream, reader)
+}
+
+fn read_line(reader: &mut BufReader<TcpStream>) -> String {
+    let mut line = String::new();
+    reader.read_line(&mut line).unwrap();
+    line
+}
+
+#[test]
+fn tcp_round_trip_through_ping_client() {
+    let server = server();
+    client(&server.addr())
+        .assert()
+        .success()
+        .stdout("pong\n")
+        .stderr("");
+    let stdout = server.wait_for_stdout_lines(1).unwrap();
+    assert_eq!(
+        normalize(&stdout),
+        "tcp ('127.0.0.1', PORT) b'hello pdudo\\n'\n"
+    );
+}
+
+#[test]
+fn udp_round_trip_through_ping_client() {
+    let server = server();
+    client(&server.addr())
+        .arg("--udp")
+        .assert()
+        .success()
+        .stdout("pong\n")
+        .stderr("");
+    let stdout = server.wait_for_stdout_lines(1).unwrap();
+    assert_eq!(
+        normalize(&stdout),
+        "udp ('127.0.0.1', PORT) b'hello pdudo\\n'\n"
+    );
+}
+
+#[test]
+fn ping_client_sends_its_words_as_one_line() {
+    let server = server();
+    client(&server.addr())
+        .args(["hi", "there"])
+        .assert()
+        .success()
+        .stdout("pong\n");
+    client(&server.addr())
+        .args(["ping", "--udp", "-2"])
+        .assert()
+        .success()
+        .stdout("pong\n");
+    let stdout = server.wait_for_stdout_lines(2).unwrap();
+    assert_eq!(
+        normalize(&stdout),
+        "tcp ('127.0.0.1', PORT) b'hi there\\n'\nudp ('127.0.0.1', PORT) b'ping -2\\n'\n"
+    );
+}
+
+#[test]
+fn tcp_round_trip_through_raw_sockets_line_by_line() {
+    let server = server();
+    let (mut stream, mut reader) = tcp_client(&server);
+    let me = stream.local_addr().unwrap().port();
+    // What telnet sends: the line with \r\n, here split in two writes, with a second line
+    // in the same write: the server must frame by newline, not by read.
+    stream.write_all(b"hel").unwrap();
+    stream.flush().unwrap();
+    stream.write_all(b"lo pdudo\r\nsecond\n").unwrap();
+    assert_eq!(read_line(&mut reader), "pong\n");
+    assert_eq!(read_line(&mut reader), "pong\n");
+    // A last line without a newline still counts when the client closes after it.
+    stream.write_all(b"last").unwrap();
+    stream.shutdown(std::net::Shutdown::Write).unwrap();
+    assert_eq!(read_line(&mut reader), "pong\n");
+    assert_eq!(
+        read_line(&mut reader),
+        "",
+        "the server closes after our close"
+    );
+
+    let stdout = server.wait_for_stdout_lines(3).unwrap();
+    assert_eq!(
+        stdout,
+        format!(
+            "tcp ('127.0.0.1', {me}) b'hello pdudo\\r\\n'\n\
+             tcp ('127.0.0.1', {me}) b'second\\n'\n\
+             tcp ('127.0.0.1', {me}) b'last'\n"
+        )
+    );
+}
+
+#[test]
+fn udp_round_trip_through_raw_sockets_on_the_tcp_port_number() {
+    let server = server();
+    let sock = udp_socket();
+    let me = sock.local_addr().unwrap().port();
+    sock.send_to(b"hello pdudo\n", server.addr()).unwrap();
+    let mut buf = [0u8; 64];
+    let (n, from) = sock.recv_from(&mut buf).unwrap();
+    assert_eq!(&buf[..n], b"pong\n");
+    // The announced port serves UDP too, and the answer comes from it.
+    assert_eq!(from.to_string(), server.addr());
+    assert_eq!(
+        server.wait_for_stdout_lines(1).unwrap(),
+        format!("udp ('127.0.0.1', {me}) b'hello pdudo\\n'\n")
+    );
+    let announced = server.wait_for_stderr("listening on").unwrap();
+    assert_eq!(
+        normalize(&announced),
+        "ping-pong-server: listening on 127.0.0.1:PORT (TCP and UDP)\n"
+    );
+}
+
+#[test]
+fn several_tcp_clients_are_served_at_once() {
+    let server = server();
+    // Three connections open at the same time; the last one to connect speaks first.
+    // A server that served one client at a time would not answer it while the first
+    // one is still connected.
+    let mut clients: Vec<_> = (0..3).map(|_| tcp_client(&server)).collect();
+    for (i, (stream, reader)) in clients.iter_mut().enumerate().rev() {
+        stream
+            .write_all(format!("client {i}\n").as_bytes())
+            .unwrap();
+        assert_eq!(read_line(reader), "pong\n", "client {i}");
+    }
+    // And each one still has its own conversation afterwards.
+    for (stream, reader) in &mut clients {
+        stream.write_all(b"again\n").unwrap();
+        assert_eq!(read_line(reader), "pong\n");
+    }
+    let stdout = server.wait_for_stdout_lines(6).unwrap();
+    assert!(stdout.starts_with("tcp ('127.0.0.1', "), "{stdout}");
+    assert!(stdout.contains("b'client 2\\n'\n"), "{stdout}");
+    assert_eq!(stdout.matches("b'again\\n'").count(), 3, "{stdout}");
+}
+
+#[test]
+fn fifty_tcp_clients_at_once_and_udp_meanwhile() {
+    let server = server();
+    let addr = server.addr();
+    let workers: Vec<_> = (0..50)
+        .map(|i| {
+            let addr = addr.clone();
+            thread::spawn(move || {
+                let mut stream = connect(&addr).unwrap();
+                stream.set_read_timeout(Some(PATIENCE)).unwrap();
+                stream
+                    .write_all(format!("client {i}\n").as_bytes())
+                    .unwrap();
+                let mut reply = [0u8; 5];
+                stream.read_exact(&mut reply).unwrap();
+                assert_eq!(&reply, b"pong\n");
+                stream
+            })
+        })
+        .collect();
+    // UDP keeps answering while TCP is busy: its own thread.
+    assert_eq!(udp_ping(&server, b"meanwhile\n").0, b"pong\n");
+    let streams: Vec<TcpStream> = workers.into_iter().map(|w| w.join().unwrap()).collect();
+    assert_eq!(streams.len(), 50);
+    let stdout = server.wait_for_stdout_lines(51).unwrap();
+    for i in 0..50 {
+        assert!(
+            stdout.contains(&format!(") b'client {i}\\n'\n")),
+            "client {i} missing:\n{stdout}"
+        );
+    }
+    assert!(stdout.contains("udp ('127.0.0.1', "), "{stdout}");
+}
+
+#[test]
+fn udp_garbage_is_answered_and_nothing_is_lost() {
+    let server = server();
+    // The biggest datagram IPv4 can carry: 65507 bytes.
+    let (reply, _) = udp_ping(&server, &[b'x'; 65_507]);
+    assert_eq!(reply, b"pong\n");
+    // An empty datagram is a datagram too.
+    let (reply, _) = udp_ping(&server, b"");
+    assert_eq!(reply, b"pong\n");
+    // Not UTF-8.
+    let (reply, _) = udp_ping(&server, &[0xff, 0xfe, 0x00, b'\'']);
+    assert_eq!(reply, b"pong\n");
+    // Still serving both protocols.
+    client(&server.addr())
+        .arg("--udp")
+        .assert()
+        .success()
+        .stdout("pong\n");
+    client(&server.addr()).assert().success().stdout("pong\n");
+
+    let stdout = normalize(&server.wait_for_stdout_lines(5).unwrap());
+    let lines: Vec<&str> = stdout.lines().collect();
+    let big = format!(
+        "udp ('127.0.0.1', PORT) b'{}' (65507 bytes, the first 1024 shown)",
+        "x".repeat(1024)
+    );
+    assert_eq!(lines[0], big);
+    assert_eq!(lines[1], "udp ('127.0.0.1', PORT) b''");
+    assert_eq!(lines[2], r#"udp ('127.0.0.1', PORT) b"\xff\xfe\x00'""#);
+    assert_eq!(lines[3], r"udp ('127.0.0.1', PORT) b'hello pdudo\n'");
+    assert_eq!(lines[4], r"tcp ('127.0.0.1', PORT) b'hello pdudo\n'");
+    assert_eq!(server.stderr().lines().count(), 1, "{}", server.stderr());
+}
+
+#[test]
+fn tcp_garbage_drops_only_the_offender_and_nothing_is_lost() {
+    let server = server();
+    // A client that is connected before the garbage and talks after it.
+    let (mut early, mut early_reader) = tcp_client(&server);
+    early.write_all(b"before\n").unwrap();
+    assert_eq!(read_line(&mut early_reader), "pong\n");
+
+    // Connects and vanishes without a word.
+    drop(connect(&server.addr()).unwrap());
+
+    // Not UTF-8: answered like any other line.
+    let (mut junk, mut junk_reader) = tcp_client(&server);
+    junk.write_all(&[0xc3, 0x28, 0xff, b'\n']).unwrap();
+    assert_eq!(read_line(&mut junk_reader), "pong\n");
+
+    // 64 KiB without a newline: that client is dropped, with one line on stderr.
+    let (mut flood, _) = tcp_client(&server);
+    flood.write_all(&[b'y'; 64 * 1024]).unwrap();
+    server
+        .wait_for_stderr("sent 65536 bytes without a newline; closing this connection")
+        .unwrap();
+    let mut rest = Vec::new();
+    match flood.read_to_end(&mut rest) {
+        Ok(_) => assert!(rest.is_empty(), "{rest:?}"),
+        Err(e) => assert_eq!(e.kind(), ErrorKind::ConnectionReset),
+    }
+
+    // Everyone else is still served, the early client on its same connection.
+    early.write_all(b"after\n").unwrap();
+    assert_eq!(read_line(&mut early_reader), "pong\n");
+    client(&server.addr()).assert().success().stdout("pong\n");
+    client(&server.addr())
+        .arg("--udp")
+        .assert()
+        .success()
+        .stdout("pong\n");
+
+    let stdout = normalize(&server.wait_for_stdout_lines(5).unwrap());
+    assert_eq!(
+        stdout,
+        "tcp ('127.0.0.1', PORT) b'before\\n'\n\
+         tcp ('127.0.0.1', PORT) b'\\xc3(\\xff\\n'\n\
+         tcp ('127.0.0.1', PORT) b'after\\n'\n\
+         tcp ('127.0.0.1', PORT) b'hello pdudo\\n'\n\
+         udp ('127.0.0.1', PORT) b'hello pdudo\\n'\n"
+    );
+    assert_eq!(
+        normalize(&server.stderr()),
+        "ping-pong-server: listening on 127.0.0.1:PORT (TCP and UDP)\n\
+         ping-pong-server: tcp 127.0.0.1:PORT: sent 65536 bytes without a newline; \
+         closing this connection\n"
+    );
+}
+
+#[test]
+fn udp_reply_that_never_comes_times_out() {
+    // A UDP socket that receives but never answers.
+    let silent = udp_socket();
+    let addr = silent.local_addr().unwrap().to_string();
+    client(&addr)
+        .args(["--udp", "--timeout-ms", "200"])
+        .assert()
+        .code(1)
+        .stdout("")
+        .stderr(format!(
+            "ping-client: no UDP reply from {addr} within 200ms (is ping-pong-server running? \
+             UDP has no connection, so nothing else tells us)\n"
+        ));
+    let mut buf = [0u8; 64];
+    let (n, _) = silent.recv_from(&mut buf).unwrap();
+    assert_eq!(&buf[..n], b"hello pdudo\n", "the datagram did go out");
+}
+
+#[test]
+fn udp_reply_from_someone_else_is_ignored() {
+    let silent = udp_socket();
+    let addr = silent.local_addr().unwrap().to_string();
+    let intruder = udp_socket();
+    let mut cmd = std::process::Command::new(binary("ping-client").unwrap());
+    let child = cmd
+        .args(["--addr", &addr, "--udp", "--timeout-ms", "20000"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut buf = [0u8; 64];
+    let (_, client_addr) = silent.recv_from(&mut buf).unwrap();
+    intruder.send_to(b"fake\n", client_addr).unwrap();
+    silent.send_to(b"pong\n", client_addr).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    assert_eq!(out.stdout, b"pong\n");
+    assert_eq!(
+        String::from_utf8(out.stderr).unwrap(),
+        format!(
+            "ping-client: ignored 5 bytes from {}, not from {addr}\n",
+            intruder.local_addr().unwrap()
+        )
+    );
+}
+
+#[test]
+fn tcp_client_without_a_server_or_a_reply_says_so_and_exits_1() {
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let addr = format!("127.0.0.1:{port}");
+    client(&addr).assert().code(1).stdout("").stderr(format!(
+        "ping-client: cannot connect to {addr}: Connection refused \
+         (is ping-pong-server running?)\n"
+    ));
+
+    // A server that accepts, reads the line and hangs up without a reply.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let rude = thread::spawn(move || {
+        let (stream, _) = listener.accept().unwrap();
+        let mut line = String::new();
+        BufReader::new(&stream).read_line(&mut line).unwrap();
+        line
+    });
+    client(&addr).assert().code(1).stdout("").stderr(format!(
+        "ping-client: {addr} closed the connection without a reply\n"
+    ));
+    assert_eq!(rude.join().unwrap(), "hello pdudo\n");
+
+    // A server that accepts and never answers.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    client(&addr)
+        .args(["--timeout-ms", "200"])
+        .assert()
+        .code(1)
+        .stdout("")
+        .stderr(format!("ping-client: no reply from {addr} within 200ms\n"));
+    drop(listener);
+}
+
+#[test]
+fn accept_printer_prints_a_line_per_client() {
+    let server = Server::start("accept-printer", &[]).unwrap();
+    let port = server.port();
+    let mut peers = Vec::new();
+    for n in 1..=2 {
+        let mut stream = connect(&server.addr()).unwrap();
+        stream.set_read_timeout(Some(PATIENCE)).unwrap();
+        peers.push(stream.local_addr().unwrap().port());
+        // The server closes each connection right after printing it.
+        let mut rest = Vec::new();
+        stream.read_to_end(&mut rest).unwrap();
+        assert!(rest.is_empty());
+        server.wait_for_stdout_lines(n).unwrap();
+    }
+    let stdout = server.stdout();
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 2, "{stdout}");
+    for (line, peer) in lines.iter().zip(&peers) {
+        let shape = format!(
+            "TcpStream {{ addr: 127.0.0.1:{port}, peer: 127.0.0.1:{peer}, fd: N }} ('127.0.0.1', {peer})"
+        );
+        assert_eq!(normalize_number(line, "fd: ", "N"), shape);
+    }
+    assert_eq!(
+        normalize(&server.stderr()),
+        "accept-printer: listening on 127.0.0.1:PORT\n"
+    );
+}
+
+#[test]
+fn server_reports_a_port_in_use_on_either_protocol() {
+    // TCP port taken.
+    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    Command::new(binary("ping-pong-server").unwrap())
+        .args(["--addr", &addr])
+        .timeout(PATIENCE)
+        .assert()
+        .code(1)
+        .stdout("")
+        .stderr(format!(
+            "ping-pong-server: cannot listen on {addr} (TCP): Address already in use\n"
+        ));
+    // Only the UDP port of that number taken.
+    let taken = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    if TcpListener::bind(&addr).is_ok() {
+        // (the TCP port of that number is free: the listener above closed again)
+        Command::new(binary("ping-pong-server").unwrap())
+            .args(["--addr", &addr])
+            .timeout(PATIENCE)
+            .assert()
+            .code(1)
+            .stdout("")
+            .stderr(format!(
+                "ping-pong-server: cannot bind {addr} (UDP): Address already in use\n"
+            ));
+    }
+    Command::new(binary("accept-printer").unwrap())
+        .args(["--addr", "9999"])
+        .timeout(PATIENCE)
+        .assert()
+        .code(2)
+        .stderr(
+            "accept-printer: --addr needs HOST:PORT with a port from 0 to 65535, got '9999'\n\
+             usage: accept-printer [--addr HOST:PORT]\n\
+             (run with --help for more)\n",
+        );
+}
+
+#[test]
+fn lesson_page_shows_what_the_programs_print() {
+    let server = server();
+    for (label, extra) in [
+        ("ping-client", &[][..]),
+        ("ping-client --udp", &["--udp"][..]),
+    ] {
+        let out = client(&server.addr()).args(extra).output().unwrap();
+        assert_eq!(
+            lesson_block(PAGE, label).unwrap(),
+            String::from_utf8(out.stdout).unwrap(),
+            "block {label}"
+        );
+    }
+    let expected = lesson_block(PAGE, "ping-pong-server").unwrap();
+    let stdout = server.wait_for_stdout_lines(2).unwrap();
+    assert_eq!(normalize(&expected), normalize(&stdout));
+    assert_eq!(
+        normalize(
+            &lesson_block(PAGE, "ping-pong-server stderr")
+                .unwrap()
+                .replace("0.0.0.0:", "127.0.0.1:")
+        ),
+        normalize(&server.stderr())
+    );
+
+    let printer = Server::start("accept-printer", &[]).unwrap();
+    let mut stream = connect(&printer.addr()).unwrap();
+    stream.read_to_end(&mut Vec::new()).unwrap();
+    // The page shows the default port 9999; ours runs on a free one.
+    let expected = lesson_block(PAGE, "accept-printer").unwrap();
+    let printed = printer.wait_for_stdout_lines(1).unwrap();
+    assert_eq!(normalize(&expected), normalize(&printed));
+
+    // The timeout message, with the default 3 s shortened to 200 ms for the test.
+    let silent = udp_socket();
+    let addr = silent.local_addr().unwrap().to_string();
+    let out = client(&addr)
+        .args(["--udp", "--timeout-ms", "200"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8(out.stderr)
+        .unwrap()
+        .replace("200ms", "3s");
+    assert_eq!(
+        normalize(&lesson_block(PAGE, "ping-client --udp without a server").unwrap()),
+        normalize(&stderr)
+    );
+}
