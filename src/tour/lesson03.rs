@@ -1,7 +1,46 @@
-//! Lesson 03: not ported yet (its issue adds the programs and this tour entry).
+//! Lesson 03: ping over TCP and over UDP, the accept loop, and a UDP ping nobody answers.
 
-use super::Tour;
+use super::{Tour, check};
 
-pub fn run(_tour: &mut Tour) -> Result<(), String> {
-    Err("not ported yet".to_string())
+pub fn run(tour: &mut Tour) -> Result<(), String> {
+    let addr = tour.server("ping-pong-server", &[])?;
+    for extra in [&[][..], &["--udp"][..]] {
+        let mut args = vec!["--addr", addr.as_str()];
+        args.extend_from_slice(extra);
+        let out = tour.client("ping-client", &args, "")?;
+        check(
+            out.status.success() && out.stdout == b"pong\n",
+            "ping-client did not print `pong`",
+        )?;
+    }
+    let shown = tour.server_output(0, "udp ('127.0.0.1', ")?;
+    check(
+        shown.contains(") b'hello pdudo\\n'\n"),
+        "ping-pong-server did not print the message",
+    )?;
+
+    let printer = tour.server("accept-printer", &[])?;
+    // accept-printer closes every connection without a word: ping-client says so.
+    let out = tour.client("ping-client", &["--addr", &printer], "")?;
+    check(
+        out.status.code() == Some(1),
+        "ping-client did not fail against accept-printer",
+    )?;
+    let shown = tour.server_output(1, "('127.0.0.1', ")?;
+    check(
+        shown.starts_with("TcpStream { addr: 127.0.0.1:"),
+        "accept-printer did not print the accepted socket",
+    )?;
+
+    // Only TCP listens on accept-printer's port: a UDP ping there is never answered.
+    let out = tour.client(
+        "ping-client",
+        &["--addr", &printer, "--udp", "--timeout-ms", "300"],
+        "",
+    )?;
+    check(
+        out.status.code() == Some(1)
+            && String::from_utf8_lossy(&out.stderr).contains("no UDP reply"),
+        "a UDP ping nobody answers did not time out",
+    )
 }
