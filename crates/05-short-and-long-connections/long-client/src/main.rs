@@ -1,7 +1,134 @@
-const HELP: &str = "usage: long-client\n";
+//! Lesson 05: the long-connection client, a port of the original's LongClient: one
+//! connection, many rounds of rock-paper-scissors (猜拳), one byte each way per round.
+//!
+//! The original is an asynchronous context manager: `async with LongClient(loop)` opens
+//! the connection in `__aenter__` and closes it in `__aexit__`, however the block ends.
+//! Here `LongClient::enter` opens it, and dropping the value closes it (`Drop`), which
+//! happens at the end of its scope however that scope is left.
 
-fn main() {
-    let mut args = lesson_cli::Args::parse("long-client", HELP);
-    args.finish();
-    let _ = py_compat::addr_repr;
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, TcpStream};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use lesson_cli::Args;
+use py_compat::bytes_repr;
+
+const HELP: &str = "\
+usage: long-client [--addr HOST:PORT] [--timeout-ms MS] [MOVE...]
+
+Lesson 05: the long-connection client (a port of the original's LongClient).
+Opens one connection to long-server and plays a round of rock-paper-scissors for each
+MOVE over it: 剪刀 (scissors), 石头 (rock) or 布 (paper). With no MOVE, plays 剪刀 five
+times, as the original does. For each round it prints `write done`, `read done` and the
+result: 平局 (draw), 胜利 (win) or 失败 (lose); an unknown move prints 未知的指令 and
+False, as the original does, and sends nothing.
+
+options:
+  --addr HOST:PORT   where the server is (default 127.0.0.1:5000)
+  --timeout-ms MS    how long to wait for each result (default 10000)
+  -h, --help         this text
+";
+
+/// The results, by the byte the server answers.
+const HANDLERS: [(u8, &str); 3] = [(b'x', "平局"), (b'y', "胜利"), (b'z', "失败")];
+
+/// The moves, by name, and the 1-byte frame that carries each.
+const MSGS: [(&str, u8); 3] = [("剪刀", b'1'), ("石头", b'2'), ("布", b'3')];
+
+fn main() -> ExitCode {
+    let mut args = Args::parse("long-client", HELP);
+    let addr = args.addr("127.0.0.1:5000");
+    let timeout = Duration::from_millis(args.value("--timeout-ms").unwrap_or(10_000).max(1));
+    let mut moves = args.positional();
+    if moves.is_empty() {
+        moves = vec!["剪刀".to_string(); 5];
+    }
+
+    // async with LongClient(loop) as client: ...
+    let played = match LongClient::enter(&addr, timeout) {
+        Ok(mut client) => moves.iter().try_for_each(|msg| {
+            let result = client.draw(msg)?;
+            println!("{result}");
+            Ok(())
+        }),
+        // `client` is dropped at the end of the arm above: `exit context`, and closed.
+        Err(e) => Err(format!(
+            "cannot connect to {addr}: {} (is long-server running?)",
+            lesson_cli::reason(&e)
+        )),
+    };
+    match played {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(why) => args.fail(why),
+    }
+}
+
+/// One long connection to the server, open from `enter` until the value is dropped.
+struct LongClient {
+    stream: TcpStream,
+    timeout: Duration,
+}
+
+impl LongClient {
+    /// __aenter__ and connect: open the connection once, for every round to come.
+    fn enter(addr: &str, timeout: Duration) -> io::Result<LongClient> {
+        println!("entering context");
+        let stream = TcpStream::connect(addr)?;
+        // The original waits for ever for a result; we give up after `timeout`.
+        stream.set_read_timeout(Some(timeout))?;
+        Ok(LongClient { stream, timeout })
+    }
+
+    /// draw: one round. Sends the move's frame and reads the 1-byte result; returns
+    /// the line to print (`False` for an unknown move, as the original prints).
+    fn draw(&mut self, msg: &str) -> Result<&'static str, String> {
+        let Some(&(_, frame)) = MSGS.iter().find(|(name, _)| *name == msg) else {
+            println!("未知的指令");
+            return Ok("False");
+        };
+        self.stream
+            .write_all(&[frame])
+            .map_err(|e| format!("cannot send the move: {}", lesson_cli::reason(&e)))?;
+        println!("write done");
+
+        // The result is exactly one byte: one read of one byte is one whole message.
+        let mut result = [0u8; 1];
+        match self.stream.read(&mut result) {
+            Ok(0) => return Err("the server closed the connection without a result".into()),
+            Ok(_) => {}
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
+                return Err(format!(
+                    "no result from the server within {:?}",
+                    self.timeout
+                ));
+            }
+            Err(e) => return Err(format!("no result: {}", lesson_cli::reason(&e))),
+        }
+        println!("read done");
+        HANDLERS
+            .iter()
+            .find(|(byte, _)| *byte == result[0])
+            .map(|&(_, word)| word)
+            .ok_or_else(|| {
+                format!(
+                    "the server sent {}, which is not a result (x, y or z)",
+                    bytes_repr(&result)
+                )
+            })
+    }
+}
+
+impl Drop for LongClient {
+    /// __aexit__ and close: runs however the rounds ended, even on an error.
+    fn drop(&mut self) {
+        println!("exit context");
+        // Closing sends FIN: the server's read returns 0 and its task ends.
+        let _ = self.stream.shutdown(Shutdown::Both);
+    }
 }

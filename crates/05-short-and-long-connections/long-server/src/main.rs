@@ -1,7 +1,204 @@
-const HELP: &str = "usage: long-server\n";
+//! Lesson 05: the long-connection server, a port of long_server.py: rock-paper-scissors
+//! (猜拳) over one connection that stays open for many rounds.
+//!
+//! The original subclasses asyncio's StreamReaderProtocol and starts one task, `hander`,
+//! per connection, which loops reading 1-byte frames. Here the task is a thread, and the
+//! loop reads the connection's own socket.
+
+use std::io::{self, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::thread;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use lesson_cli::Args;
+use py_compat::{addr_repr, bytes_repr};
+
+const HELP: &str = "\
+usage: long-server [--addr HOST:PORT] [--seed N]
+
+Lesson 05: the long-connection server (a port of long_server.py, asyncio).
+Plays rock-paper-scissors with each client over one long connection. Every frame is
+one byte: the client sends its move (1 scissors, 2 rock, 3 paper), the server picks
+a move at random and answers with the result from the client's side (x draw, y win,
+z lose). Rock beats scissors, scissors beat paper, paper beats rock.
+Serves every client at once, one thread per connection.
+
+stdout: `Serving on ('127.0.0.1', 5000)`, then per client `set task`, and per round
+        `wait`, `recv: N`, `remot: M` (the server's move) and `send done`, as the
+        original prints them.
+stderr: `long-server: listening on ADDR` once bound, and one line when a client
+        leaves or sends a byte that is not a move.
+
+options:
+  --addr HOST:PORT   where to listen (default 127.0.0.1:5000; port 0 = any free port)
+  --seed N           pick the server's moves from this seed (a number), so that every
+                     connection sees the same repeatable sequence; default: the clock
+  -h, --help         this text
+";
+
+// The moves, as the 1-byte frames carry them (the ASCII digits 1, 2 and 3).
+const SCISSORS: u8 = 1;
+const ROCK: u8 = 2;
+const PAPER: u8 = 3;
 
 fn main() {
-    let mut args = lesson_cli::Args::parse("long-server", HELP);
+    let mut args = Args::parse("long-server", HELP);
+    let addr = args.addr("127.0.0.1:5000");
+    let seed: Option<u64> = args.value("--seed");
     args.finish();
-    let _ = py_compat::addr_repr;
+    if let Err(e) = start_server(&addr, seed) {
+        args.fail(format_args!(
+            "cannot listen on {addr}: {}",
+            lesson_cli::reason(&e)
+        ));
+    }
+}
+
+fn start_server(addr: &str, seed: Option<u64>) -> io::Result<()> {
+    // loop.create_server: create the listening socket, bind it and listen.
+    let server = TcpListener::bind(addr)?;
+    let local = server.local_addr()?;
+    eprintln!("long-server: listening on {local}");
+    println!("Serving on {}", addr_repr(local));
+
+    let mut connections: u64 = 0;
+    loop {
+        match server.accept() {
+            Ok((stream, peer)) => {
+                connections += 1;
+                // Each connection has its own socket, its own random moves and its own
+                // state. (The original hands one StreamReader to every connection, so
+                // only its first client can play.)
+                let random = Random::new(seed.unwrap_or_else(|| clock_seed(connections)));
+                // connection_made: the original schedules the task, prints `set task`, and
+                // the task starts once connection_made returns. Print before starting the
+                // thread, so `set task` comes before the task's first `wait` here too.
+                println!("set task");
+                thread::spawn(move || hander(stream, peer, random));
+            }
+            Err(e) => eprintln!("long-server: accept failed: {}", lesson_cli::reason(&e)),
+        }
+    }
+}
+
+/// The task of one connection: round after round, read the client's 1-byte move, pick
+/// ours, send the result. It ends when the client leaves or breaks the protocol.
+fn hander(mut stream: TcpStream, peer: SocketAddr, mut random: Random) {
+    let mut rounds = 0;
+    let end = loop {
+        println!("wait");
+        // A frame is exactly one byte, so reading one byte reads one whole message:
+        // the stream's message boundaries are fixed by the protocol (帧, frames).
+        let mut frame = [0u8; 1];
+        match stream.read(&mut frame) {
+            Ok(0) => break format!("the client left after {rounds} rounds"),
+            Ok(_) => {}
+            Err(e) => break format!("connection lost: {}", lesson_cli::reason(&e)),
+        }
+        let data = match frame[0] {
+            b'1'..=b'3' => frame[0] - b'0',
+            _ => {
+                break format!(
+                    "sent {}, which is not a move (1 scissors, 2 rock, 3 paper); \
+                     closing the connection",
+                    bytes_repr(&frame)
+                );
+            }
+        };
+        println!("recv: {data}");
+        let remote = random.choice(&[SCISSORS, ROCK, PAPER]);
+        println!("remot: {remote}");
+        if let Err(e) = stream.write_all(&[calcul(data, remote)]) {
+            break format!("cannot send the result: {}", lesson_cli::reason(&e));
+        }
+        println!("send done");
+        rounds += 1;
+    };
+    eprintln!("long-server: {peer}: {end}");
+    // The socket closes when `stream` is dropped, here.
+}
+
+/// _calcul: the result of one round, from the client's side: x draw, y win, z lose.
+/// (The original compares the codes as numbers, with one exception for scissors against
+/// paper; that judges paper against scissors as a win for paper. These are the rules.)
+fn calcul(data: u8, remote: u8) -> u8 {
+    match (data, remote) {
+        _ if data == remote => b'x',
+        (ROCK, SCISSORS) | (SCISSORS, PAPER) | (PAPER, ROCK) => b'y',
+        _ => b'z',
+    }
+}
+
+/// A tiny random generator (SplitMix64): std has none. Good enough for a game, not for
+/// anything secret.
+struct Random(u64);
+
+impl Random {
+    fn new(seed: u64) -> Random {
+        Random(seed)
+    }
+
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// random.choice: one of `options`, each as likely as the others.
+    fn choice(&mut self, options: &[u8]) -> u8 {
+        let len = options.len() as u64;
+        // Multiply-and-shift maps the 64 random bits onto 0..len.
+        let index = ((u128::from(self.next()) * u128::from(len)) >> 64) as usize;
+        options.get(index).copied().unwrap_or_default()
+    }
+}
+
+/// A seed from the clock, different for every connection.
+fn clock_seed(connection: u64) -> u64 {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    nanos ^ connection.wrapping_mul(0xD6E8_FEB8_6659_FD93)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn judges_all_nine_pairs_by_the_rules() {
+        // (client, server) -> result from the client's side.
+        let table = [
+            (SCISSORS, SCISSORS, b'x'),
+            (SCISSORS, ROCK, b'z'),
+            (SCISSORS, PAPER, b'y'),
+            (ROCK, SCISSORS, b'y'),
+            (ROCK, ROCK, b'x'),
+            (ROCK, PAPER, b'z'),
+            (PAPER, SCISSORS, b'z'), // the original says y here
+            (PAPER, ROCK, b'y'),
+            (PAPER, PAPER, b'x'),
+        ];
+        for (data, remote, result) in table {
+            assert_eq!(calcul(data, remote), result, "{data} against {remote}");
+        }
+    }
+
+    #[test]
+    fn random_choices_are_repeatable_and_cover_every_move() {
+        let moves = |seed| {
+            let mut random = Random::new(seed);
+            (0..300)
+                .map(|_| random.choice(&[SCISSORS, ROCK, PAPER]))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(moves(7), moves(7));
+        assert_ne!(moves(7), moves(8));
+        for m in [SCISSORS, ROCK, PAPER] {
+            let count = moves(7).iter().filter(|&&x| x == m).count();
+            assert!((60..140).contains(&count), "{m}: {count} of 300");
+        }
+    }
 }

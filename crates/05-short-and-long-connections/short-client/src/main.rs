@@ -1,7 +1,142 @@
-const HELP: &str = "usage: short-client\n";
+//! Lesson 05: the short-connection client, a port of the asyncio client of the original
+//! (MyClientProtocol and Client). Every request opens its own connection, sends one
+//! request, reads one reply and closes: 建立连接 -> 请求 -> 响应 -> 关闭连接.
+//!
+//! The original waits on a `Future` that `data_received` fills in; with a blocking
+//! socket, the waiting is simply the `read` that returns the reply.
+
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, TcpStream};
+use std::time::Duration;
+
+use lesson_cli::Args;
+use py_compat::{addr_repr, bytes_repr, float_repr, parse_float};
+
+const HELP: &str = "\
+usage: short-client [--addr HOST:PORT] [--timeout-ms MS] [LETTER NUMBER]
+
+Lesson 05: the short-connection client (a port of the original's asyncio client).
+With no arguments, like the original, it asks short-server for the square of 2 and
+then the cube of 2, each over its own short connection, and prints
+`Connection to ('127.0.0.1', 5000)` and the result (`4.0`, then `8.0`).
+With LETTER NUMBER it sends that one request instead, as typed: a = square,
+b = cube, c = fourth power, d = the number itself (`short-client c 1.5` prints 5.0625).
+Anything else is sent too, so you can see how the server treats a bad request.
+
+options:
+  --addr HOST:PORT   where the server is (default 127.0.0.1:5000)
+  --timeout-ms MS    how long to wait for a reply (default 10000)
+  -h, --help         this text
+";
+
+/// The longest reply we read: `d` and a float take at most 25 bytes.
+const MAX_REPLY: u64 = 1024;
 
 fn main() {
-    let mut args = lesson_cli::Args::parse("short-client", HELP);
-    args.finish();
-    let _ = py_compat::addr_repr;
+    let mut args = Args::parse("short-client", HELP);
+    let addr = args.addr("127.0.0.1:5000");
+    let timeout = Duration::from_millis(args.value("--timeout-ms").unwrap_or(10_000).max(1));
+    let requests: Vec<(String, String)> = match args.positional().as_slice() {
+        // main() of the original: print(await Client.square(2)), then Client.cube(2).
+        [] => vec![("a".into(), "2".into()), ("b".into(), "2".into())],
+        [letter, number] => vec![(letter.clone(), number.clone())],
+        _ => args.usage_error("give a LETTER and a NUMBER, or nothing"),
+    };
+
+    for (query, number) in &requests {
+        match request(&addr, query, number, timeout) {
+            Ok(result) => println!("{}", float_repr(result)),
+            Err(Failure::Connect(e)) => args.fail(format_args!(
+                "cannot connect to {addr}: {} (is short-server running?)",
+                lesson_cli::reason(&e)
+            )),
+            Err(Failure::Exchange(why)) => args.fail(why),
+        }
+    }
+}
+
+enum Failure {
+    Connect(io::Error),
+    Exchange(String),
+}
+
+/// One short connection: connect, send `query` + `number`, read the reply, close.
+/// Client.square / cube / four_square of the original, with the letter as an argument.
+fn request(addr: &str, query: &str, number: &str, timeout: Duration) -> Result<f64, Failure> {
+    // create_connection: the three-way handshake, then connection_made.
+    let mut transport = TcpStream::connect(addr).map_err(Failure::Connect)?;
+    let exchange = |why: io::Error| Failure::Exchange(lesson_cli::reason(&why));
+    let peername = transport.peer_addr().map_err(exchange)?;
+    println!("Connection to {}", addr_repr(peername));
+
+    // _encoder: the letter, then the number as text (the original sends str(2) = "2").
+    transport
+        .write_all(encoder(query, number).as_bytes())
+        .map_err(exchange)?;
+    // Close our sending half: the server sees the end of the stream, so it knows the
+    // request is complete, and it closes its side once it has answered.
+    transport.shutdown(Shutdown::Write).map_err(exchange)?;
+
+    // The Future: the blocking read that returns when the reply is there. The server
+    // closes after its reply, so read to the end of the stream, with a time limit.
+    transport
+        .set_read_timeout(Some(timeout))
+        .map_err(exchange)?;
+    let mut data = Vec::new();
+    if let Err(e) = (&mut transport).take(MAX_REPLY).read_to_end(&mut data) {
+        let why = match e.kind() {
+            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => {
+                format!("no reply from {addr} within {timeout:?}")
+            }
+            _ => format!("no reply from {addr}: {}", lesson_cli::reason(&e)),
+        };
+        return Err(Failure::Exchange(why));
+    }
+    decoder(&data).map_err(Failure::Exchange)
+    // transport.close(): the socket closes when `transport` is dropped, here.
+}
+
+/// _encoder: the request letter followed by the number.
+fn encoder(query: &str, num: &str) -> String {
+    format!("{query}{num}")
+}
+
+/// _decoder: a reply is `d` and a number, such as `d4.0`.
+fn decoder(data: &[u8]) -> Result<f64, String> {
+    if data.is_empty() {
+        return Err("the server closed the connection without a reply".to_string());
+    }
+    let bad = || {
+        format!(
+            "the server's reply {} is not d and a number",
+            bytes_repr(data)
+        )
+    };
+    let message = std::str::from_utf8(data).map_err(|_| bad())?;
+    let number = message.strip_prefix('d').ok_or_else(bad)?;
+    parse_float(number).map_err(|_| bad())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_replies_like_the_original() {
+        assert_eq!(decoder(b"d4.0"), Ok(4.0));
+        assert_eq!(decoder(b"d1e+16"), Ok(1e16));
+        assert!(decoder(b"dnan").is_ok_and(f64::is_nan));
+        assert_eq!(
+            decoder(b""),
+            Err("the server closed the connection without a reply".to_string())
+        );
+        assert_eq!(
+            decoder(b"x4.0"),
+            Err("the server's reply b'x4.0' is not d and a number".to_string())
+        );
+        assert_eq!(
+            decoder(b"d4.0d8.0"),
+            Err("the server's reply b'd4.0d8.0' is not d and a number".to_string())
+        );
+    }
 }
