@@ -37,9 +37,12 @@ options:
 /// instead of buffering whatever a peer sends.
 const MAX_REQUEST: usize = 1024;
 
+/// An operation on the request's number.
+type Handler = fn(f64) -> f64;
+
 /// The operation of each request letter. `a` is Python's `x**2`, which calls C's
 /// `pow`; `b` and `c` are plain multiplications, as in the original.
-const HANDLERS: [(char, fn(f64) -> f64); 4] = [
+const HANDLERS: [(char, Handler); 4] = [
     ('a', |x| x.powf(std::hint::black_box(2.0))), // black_box: keep pow, not x*x
     ('b', |x| x * x * x),
     ('c', |x| x * x * x * x),
