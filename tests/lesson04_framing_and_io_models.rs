@@ -1,0 +1,699 @@
+//! Lesson 04: sticky packets, length-prefixed frames, non-blocking sockets and poll(2),
+//! black box: every server is started for real, every client run for real.
+
+use std::io::{Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::thread;
+use std::time::Duration;
+
+use assert_cmd::Command;
+use socket_lessons::{
+    DEADLINE, Server, binary, connect, lesson_block, normalize_number, wait_until,
+};
+
+const PAGE: &str = "04-framing-and-io-models.md";
+
+/// Long enough for a loaded machine; a test only waits this long when it is failing.
+const PATIENCE: Duration = Duration::from_secs(20);
+
+fn program(package: &str) -> Command {
+    let mut cmd = Command::new(binary(package).unwrap());
+    cmd.timeout(PATIENCE);
+    cmd
+}
+
+fn client(package: &str, addr: &str) -> Command {
+    let mut cmd = program(package);
+    cmd.args(["--addr", addr]);
+    cmd
+}
+
+/// Replaces ports and file descriptor numbers with placeholders.
+fn normalize(text: &str) -> String {
+    let text = normalize_number(text, "127.0.0.1:", "PORT");
+    let text = normalize_number(&text, "'127.0.0.1', ", "PORT");
+    normalize_number(&text, "fd=", "N")
+}
+
+/// A loopback address where nobody listens.
+fn free_addr() -> String {
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    format!("127.0.0.1:{port}")
+}
+
+/// A raw TCP connection of the test's own, with a read timeout.
+fn raw(server: &Server) -> TcpStream {
+    let stream = connect(&server.addr()).unwrap();
+    stream.set_read_timeout(Some(PATIENCE)).unwrap();
+    stream
+}
+
+/// Sends `msg` and reads exactly `expected.len()` bytes back.
+fn round_trip(stream: &mut TcpStream, msg: &[u8], expected: &[u8]) {
+    stream.write_all(msg).unwrap();
+    let mut reply = vec![0u8; expected.len()];
+    stream.read_exact(&mut reply).unwrap();
+    assert_eq!(reply, expected);
+}
+
+/// `n` bytes repeating `unit`: what framed-client --size sends.
+fn pattern(unit: &[u8], n: usize) -> Vec<u8> {
+    unit.iter().copied().cycle().take(n).collect()
+}
+
+/// One frame as Python's client builds it: struct.pack('i', len(body)) + body.
+fn frame(body: &[u8]) -> Vec<u8> {
+    let mut bytes = (body.len() as i32).to_le_bytes().to_vec();
+    bytes.extend_from_slice(body);
+    bytes
+}
+
+// ---------------------------------------------------------------- sticky packets
+
+/// Starts a one-shot sticky-server, runs sticky-client with `client_args`, and returns
+/// the server's first line of stdout once the server has exited.
+fn sticky_once(server_args: &[&str], client_args: &[&str]) -> (Server, String) {
+    let mut server = Server::start("sticky-server", server_args).unwrap();
+    client("sticky-client", &server.addr())
+        .args(client_args)
+        .assert()
+        .success()
+        .stdout("");
+    assert!(wait_until(DEADLINE, || !server.is_running()));
+    let first = server.wait_for_stdout_lines(1).unwrap();
+    (server, first)
+}
+
+#[test]
+fn sticky_demo_gives_hello_world_in_one_read_every_time() {
+    // 20 runs, in parallel so that the server's default wait is paid only once.
+    let runs: Vec<_> = (0..20)
+        .map(|_| thread::spawn(|| sticky_once(&[], &[]).1))
+        .collect();
+    for run in runs {
+        assert_eq!(run.join().unwrap(), "hello world\n");
+    }
+}
+
+#[test]
+fn sticky_switch_shows_the_two_writes_as_two_reads() {
+    let (server, _) = sticky_once(&["--delay-ms", "0"], &["--pause-ms", "300"]);
+    assert_eq!(server.wait_for_stdout_lines(2).unwrap(), "hello\n world\n");
+}
+
+#[test]
+fn sticky_server_survives_garbage_and_keeps_serving() {
+    let server = Server::start("sticky-server", &["--clients", "0", "--delay-ms", "50"]).unwrap();
+    let addr = server.addr();
+
+    let mut junk = raw(&server);
+    junk.write_all(&[0xff, 0xfe, 0x00]).unwrap();
+    drop(junk);
+    server
+        .wait_for_stderr("read 1 returned 3 bytes that are not UTF-8 text; skipped them")
+        .unwrap();
+
+    // Half a message, then the client vanishes: the server prints what came, nothing more.
+    let mut half = raw(&server);
+    half.write_all(b"hel").unwrap();
+    drop(half);
+    server.wait_for_stdout("hel\n").unwrap();
+
+    client("sticky-client", &addr).assert().success();
+    assert_eq!(
+        server.wait_for_stdout_lines(2).unwrap(),
+        "hel\nhello world\n"
+    );
+}
+
+#[test]
+fn sticky_client_without_a_server_says_so() {
+    let addr = free_addr();
+    client("sticky-client", &addr)
+        .assert()
+        .code(1)
+        .stdout("")
+        .stderr(format!(
+            "sticky-client: cannot connect to {addr}: Connection refused (is sticky-server running?)\n"
+        ));
+}
+
+// ---------------------------------------------------------------- struct.pack
+
+#[test]
+fn pack_demo_prints_the_tuple_and_shows_the_bytes() {
+    program("pack-demo")
+        .assert()
+        .success()
+        .stdout("(199,)\n")
+        .stderr(
+            "struct.pack('i', 199) = b'\\xc7\\x00\\x00\\x00' = [199, 0, 0, 0]\n\
+             byte order: 'i' uses the machine's order, little-endian (lowest byte first) on \
+             every PC and phone; network order '!i' would be [0, 0, 0, 199]\n",
+        );
+    let minus_one = program("pack-demo").arg("-1").output().unwrap();
+    assert_eq!(minus_one.stdout, b"(-1,)\n");
+    assert!(String::from_utf8_lossy(&minus_one.stderr).contains("= [255, 255, 255, 255]\n"));
+    program("pack-demo")
+        .arg("2147483648")
+        .assert()
+        .code(2)
+        .stdout("");
+}
+
+// ---------------------------------------------------------------- length-prefixed frames
+
+#[test]
+fn framed_client_sends_struct_pack_headers() {
+    // The exact bytes on the wire, as Python's struct.pack('i', n) makes them.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let reader = thread::spawn(move || {
+        let (mut conn, _) = listener.accept().unwrap();
+        let mut all = Vec::new();
+        conn.read_to_end(&mut all).unwrap();
+        all
+    });
+    client("framed-client", &addr).assert().success().stdout("");
+    let mut expected = frame(b"hello");
+    expected.extend(frame(b" world"));
+    assert_eq!(reader.join().unwrap(), expected);
+}
+
+#[test]
+fn framed_round_trips_at_0_1_1024_and_1_mib() {
+    let server = Server::start("framed-server", &["--clients", "0"]).unwrap();
+    let mut expected = String::new();
+    let mut lines = 0;
+    for size in [0, 1, 1024, 1 << 20] {
+        client("framed-client", &server.addr())
+            .args(["--size", &size.to_string()])
+            .assert()
+            .success();
+        for unit in [&b"abcdefghijklmnopqrstuvwxyz"[..], b"0123456789"] {
+            expected.push_str(&String::from_utf8(pattern(unit, size)).unwrap());
+            expected.push('\n');
+        }
+        lines += 2;
+        server.wait_for_stdout_lines(lines).unwrap();
+    }
+    assert!(server.stdout() == expected, "the bodies came back changed");
+    assert_eq!(server.stderr().lines().count(), 1, "{}", server.stderr());
+}
+
+#[test]
+fn framed_server_reassembles_frames_dribbled_one_byte_at_a_time() {
+    let server = Server::start("framed-server", &["--clients", "0"]).unwrap();
+    // One byte per write with a pause: every read of the server sees a fragment.
+    client("framed-client", &server.addr())
+        .args(["--chunk-size", "1", "--pause-ms", "1"])
+        .assert()
+        .success();
+    assert_eq!(server.wait_for_stdout_lines(2).unwrap(), "hello\n world\n");
+    // A longer body, one byte per write (no pause: 2 KiB of tiny writes).
+    client("framed-client", &server.addr())
+        .args(["--size", "1024", "--chunk-size", "1"])
+        .assert()
+        .success();
+    let stdout = server.wait_for_stdout_lines(4).unwrap();
+    let a = String::from_utf8(pattern(b"abcdefghijklmnopqrstuvwxyz", 1024)).unwrap();
+    let d = String::from_utf8(pattern(b"0123456789", 1024)).unwrap();
+    assert_eq!(stdout, format!("hello\n world\n{a}\n{d}\n"));
+}
+
+#[test]
+fn framed_server_refuses_bad_headers_and_keeps_serving() {
+    let server = Server::start("framed-server", &["--clients", "0"]).unwrap();
+    let addr = server.addr();
+    let cases: [(Vec<u8>, &str); 6] = [
+        (
+            (-5i32).to_le_bytes().to_vec(),
+            "message 1: the header announces -5 bytes: a length cannot be negative; closing",
+        ),
+        (
+            (16 * 1024 * 1024 + 1i32).to_le_bytes().to_vec(),
+            "message 1: the header announces 16777217 bytes, more than the 16777216-byte limit; closing",
+        ),
+        (
+            i32::MAX.to_le_bytes().to_vec(),
+            "message 1: the header announces 2147483647 bytes, more than the 16777216-byte limit; closing",
+        ),
+        (
+            vec![5, 0],
+            "message 1: the connection ended after 2 of the 4 header bytes; closing",
+        ),
+        (
+            [frame(b"hello"), vec![10, 0, 0, 0], b"abc".to_vec()].concat(),
+            "message 2: the connection ended after 3 of the 10 body bytes; closing",
+        ),
+        (
+            [frame(b"\xff\xfe"), frame(b"ok")].concat(),
+            "message 1: 2 bytes that are not UTF-8 text; skipped it",
+        ),
+    ];
+    for (bytes, complaint) in &cases {
+        let mut conn = raw(&server);
+        conn.write_all(bytes).unwrap();
+        conn.shutdown(Shutdown::Write).unwrap();
+        server.wait_for_stderr(complaint).unwrap();
+        // The server closed the connection, or finished with it: we read end of stream.
+        let mut rest = Vec::new();
+        conn.read_to_end(&mut rest).unwrap();
+        assert!(rest.is_empty());
+    }
+    // Good frames after all that: still served, and only good bodies were ever printed.
+    client("framed-client", &addr).assert().success();
+    assert_eq!(
+        server.wait_for_stdout_lines(4).unwrap(),
+        "hello\nok\nhello\n world\n"
+    );
+}
+
+#[test]
+fn framed_server_takes_python_frames_one_recv_would_split() {
+    // A body longer than the original's single recv of the second message could take
+    // in one piece when it arrives in parts.
+    let server = Server::start("framed-server", &[]).unwrap();
+    let mut conn = raw(&server);
+    let long = pattern(b"xyz", 5000);
+    conn.write_all(&frame(b"first")).unwrap();
+    conn.write_all(&(long.len() as i32).to_le_bytes()).unwrap();
+    for piece in long.chunks(700) {
+        conn.write_all(piece).unwrap();
+        conn.flush().unwrap();
+    }
+    drop(conn);
+    let stdout = server.wait_for_stdout_lines(2).unwrap();
+    assert_eq!(
+        stdout,
+        format!("first\n{}\n", String::from_utf8(long).unwrap())
+    );
+}
+
+#[test]
+fn framed_client_checks_its_arguments_and_its_server() {
+    client("framed-client", &free_addr())
+        .args(["--size", "16777217"])
+        .assert()
+        .code(2)
+        .stdout("");
+    client("framed-client", &free_addr())
+        .args(["--chunk-size", "0"])
+        .assert()
+        .code(2);
+    let addr = free_addr();
+    client("framed-client", &addr).assert().code(1).stderr(format!(
+        "framed-client: cannot connect to {addr}: Connection refused (is framed-server running?)\n"
+    ));
+}
+
+#[test]
+fn framed_server_and_client_share_one_header_implementation() {
+    // Both ends take encode/decode from the lesson's small library crate, whose unit
+    // tests pin the bytes to struct.pack('i', n); the black-box tests above check the wire.
+    for package in ["framed-server", "framed-client"] {
+        let manifest = std::fs::read_to_string(
+            socket_lessons::workspace_root()
+                .join("crates/04-framing-and-io-models")
+                .join(package)
+                .join("Cargo.toml"),
+        )
+        .unwrap();
+        assert!(
+            manifest.contains(&format!(
+                "{} = {{ path = \"../wire-helpers\" }}",
+                "wire-helpers"
+            )),
+            "{package} does not use \"wire-helpers\""
+        );
+    }
+}
+
+// ---------------------------------------------------------------- non-blocking accept
+
+#[test]
+fn nonblocking_accept_fails_with_would_block_when_nobody_waits() {
+    let out = program("nonblocking-accept")
+        .args(["--addr", "127.0.0.1:0"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.stdout, b"");
+    let stderr = normalize(&String::from_utf8(out.stderr).unwrap());
+    assert_eq!(
+        stderr,
+        "nonblocking-accept: listening on 127.0.0.1:PORT\n\
+         nonblocking-accept: accept failed: WouldBlock (Resource temporarily unavailable): \
+         nothing was ready, and a non-blocking socket does not wait \
+         (Python raises BlockingIOError here)\n"
+    );
+}
+
+#[test]
+fn nonblocking_accept_takes_a_client_that_came_during_the_wait() {
+    // The client connects while the server sleeps before its accept; the kernel queues
+    // the connection and its bytes, so the non-blocking accept and recv find them.
+    let mut server = Server::start("nonblocking-accept", &["--wait-ms", "1500"]).unwrap();
+    client("nonblocking-accept-client", &server.addr())
+        .assert()
+        .success()
+        .stdout("");
+    assert_eq!(server.wait_for_stdout_lines(1).unwrap(), "hello1 world\n");
+    assert!(wait_until(DEADLINE, || !server.is_running()));
+}
+
+#[test]
+fn nonblocking_accept_client_sends_hello1_world() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let reader = thread::spawn(move || {
+        let (mut conn, _) = listener.accept().unwrap();
+        let mut all = Vec::new();
+        conn.read_to_end(&mut all).unwrap();
+        all
+    });
+    client("nonblocking-accept-client", &addr)
+        .assert()
+        .success();
+    assert_eq!(reader.join().unwrap(), b"hello1 world");
+
+    let addr = free_addr();
+    client("nonblocking-accept-client", &addr)
+        .assert()
+        .code(1)
+        .stderr(format!(
+            "nonblocking-accept-client: cannot connect to {addr}: Connection refused \
+             (is nonblocking-accept running?)\n"
+        ));
+}
+
+// ---------------------------------------------------------------- the polling server
+
+#[test]
+fn nonblocking_client_fed_from_a_pipe() {
+    let server = Server::start("nonblocking-server", &[]).unwrap();
+    client("nonblocking-client", &server.addr())
+        .write_stdin("hello\n\n   \n  abc d  \nwörld\n")
+        .assert()
+        .success()
+        .stdout(">>: HELLO\n>>: >>: >>: ABC D\n>>: WöRLD\n>>: \n")
+        .stderr("");
+    // The server saw the client come (stdout) and go (stderr).
+    server.wait_for_stderr(": client left").unwrap();
+    let stdout = normalize(&server.stdout());
+    assert_eq!(
+        stdout,
+        "starting...\n('127.0.0.1', PORT)\n[<socket.socket fd=N, family=2, type=1, proto=0, \
+         laddr=('127.0.0.1', PORT), raddr=('127.0.0.1', PORT)>]\n"
+    );
+}
+
+#[test]
+fn nonblocking_server_serves_several_clients_at_once() {
+    let server = Server::start("nonblocking-server", &[]).unwrap();
+    // A silent client first: with a blocking accepted socket it would stall the loop.
+    let silent = raw(&server);
+    let clients: Vec<_> = (0..5)
+        .map(|i| {
+            let addr = server.addr();
+            thread::spawn(move || {
+                let input = format!("client {i} one\nclient {i} two\n");
+                let out = client("nonblocking-client", &addr)
+                    .write_stdin(input)
+                    .output()
+                    .unwrap();
+                (
+                    out.status.success(),
+                    String::from_utf8(out.stdout).unwrap(),
+                    i,
+                )
+            })
+        })
+        .collect();
+    for handle in clients {
+        let (ok, stdout, i) = handle.join().unwrap();
+        assert!(ok);
+        assert_eq!(
+            stdout,
+            format!(">>: CLIENT {i} ONE\n>>: CLIENT {i} TWO\n>>: \n")
+        );
+    }
+    drop(silent);
+}
+
+#[test]
+fn nonblocking_server_forgets_a_client_that_leaves_and_serves_the_rest() {
+    let server = Server::start("nonblocking-server", &[]).unwrap();
+    let mut a = raw(&server);
+    let mut b = raw(&server);
+    round_trip(&mut a, b"from a", b"FROM A");
+    round_trip(&mut b, b"from b", b"FROM B");
+    let a_port = a.local_addr().unwrap().port();
+    drop(a); // a leaves in the middle
+    server
+        .wait_for_stderr(&format!("127.0.0.1:{a_port}: client left"))
+        .unwrap();
+    round_trip(&mut b, b"still here", b"STILL HERE");
+    // Garbage and bytes that are not UTF-8: upper-cased as bytes (ASCII letters only).
+    round_trip(&mut b, b"\xff\x00a\xc3\xa9z", b"\xff\x00A\xc3\xa9Z");
+    let mut c = raw(&server);
+    round_trip(&mut c, b"newcomer", b"NEWCOMER");
+    assert_eq!(server.stderr().matches("client left").count(), 1);
+}
+
+#[test]
+fn nonblocking_server_serves_50_clients_at_once() {
+    let server = Server::start("nonblocking-server", &[]).unwrap();
+    let mut conns: Vec<TcpStream> = (0..50).map(|_| raw(&server)).collect();
+    for (i, conn) in conns.iter_mut().enumerate() {
+        conn.write_all(format!("message {i}").as_bytes()).unwrap();
+    }
+    for (i, conn) in conns.iter_mut().enumerate() {
+        let expected = format!("MESSAGE {i}");
+        let mut reply = vec![0u8; expected.len()];
+        conn.read_exact(&mut reply).unwrap();
+        assert_eq!(reply, expected.as_bytes());
+    }
+    drop(conns);
+    assert!(wait_until(DEADLINE, || server
+        .stderr()
+        .matches("client left")
+        .count()
+        == 50));
+    let mut last = raw(&server);
+    round_trip(&mut last, b"after 50", b"AFTER 50");
+}
+
+#[test]
+fn nonblocking_client_reports_a_server_that_hangs_up() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let hang_up = thread::spawn(move || {
+        let (mut conn, _) = listener.accept().unwrap();
+        let mut buf = [0u8; 16];
+        let _ = conn.read(&mut buf).unwrap();
+        // close without a reply
+    });
+    client("nonblocking-client", &addr)
+        .write_stdin("hello\nnever sent\n")
+        .assert()
+        .code(1)
+        .stdout(">>: ")
+        .stderr(format!(
+            "nonblocking-client: no reply from {addr}: the server closed the connection\n"
+        ));
+    hang_up.join().unwrap();
+    let addr = free_addr();
+    client("nonblocking-client", &addr)
+        .assert()
+        .code(1)
+        .stderr(format!(
+            "nonblocking-client: cannot connect to {addr}: Connection refused \
+             (is nonblocking-server running?)\n"
+        ));
+}
+
+// ---------------------------------------------------------------- poll(2)
+
+#[test]
+fn select_client_and_server_print_like_python() {
+    let server = Server::start("select-server", &[]).unwrap();
+    client("select-client", &server.addr())
+        .args(["--count", "3"])
+        .assert()
+        .success()
+        .stdout("b'HELLO WORLD'\nb'HELLO WORLD'\nb'HELLO WORLD'\n");
+    let stdout = normalize(&server.wait_for_stdout_lines(8).unwrap());
+    let listener = "[<socket.socket fd=N, family=2, type=1, proto=0, laddr=('127.0.0.1', PORT)>]\n";
+    let conn = "[<socket.socket fd=N, family=2, type=1, proto=0, laddr=('127.0.0.1', PORT), \
+                raddr=('127.0.0.1', PORT)>]\n";
+    let msg = "b'hello world'\n";
+    assert_eq!(
+        stdout,
+        format!("{listener}{conn}{msg}{conn}{msg}{conn}{msg}{conn}")
+    );
+    server.wait_for_stderr(": client left").unwrap();
+}
+
+#[test]
+fn select_server_serves_several_clients_and_survives_one_leaving() {
+    let server = Server::start("select-server", &[]).unwrap();
+    let mut leaver = raw(&server);
+    round_trip(&mut leaver, b"bye", b"BYE");
+    let clients: Vec<_> = (0..5)
+        .map(|_| {
+            let addr = server.addr();
+            thread::spawn(move || {
+                client("select-client", &addr)
+                    .args(["--count", "20"])
+                    .output()
+                    .unwrap()
+            })
+        })
+        .collect();
+    drop(leaver); // leaves while the others talk
+    for handle in clients {
+        let out = handle.join().unwrap();
+        assert!(out.status.success());
+        assert_eq!(out.stdout, "b'HELLO WORLD'\n".repeat(20).as_bytes());
+    }
+    assert!(wait_until(DEADLINE, || server
+        .stderr()
+        .matches("client left")
+        .count()
+        == 6));
+    // Exactly the 5 x 20 messages were printed, as Python prints bytes.
+    let stdout = server.stdout();
+    assert_eq!(stdout.matches("b'hello world'\n").count(), 100);
+    assert_eq!(stdout.matches("b'bye'\n").count(), 1);
+}
+
+#[test]
+fn select_server_survives_garbage_half_messages_and_50_clients() {
+    let server = Server::start("select-server", &[]).unwrap();
+    // Bytes that are not UTF-8: echoed upper-cased, printed as Python prints bytes.
+    let mut junk = raw(&server);
+    round_trip(&mut junk, b"\xff\x00'x\n", b"\xff\x00'X\n");
+    server.wait_for_stdout("b\"\\xff\\x00'x\\n\"\n").unwrap();
+    // A client that sends and vanishes without reading its reply.
+    let mut gone = raw(&server);
+    gone.write_all(b"half").unwrap();
+    drop(gone);
+    // 50 at once.
+    let mut conns: Vec<TcpStream> = (0..50).map(|_| raw(&server)).collect();
+    for (i, conn) in conns.iter_mut().enumerate() {
+        conn.write_all(format!("n{i}").as_bytes()).unwrap();
+    }
+    for (i, conn) in conns.iter_mut().enumerate() {
+        let expected = format!("N{i}");
+        let mut reply = vec![0u8; expected.len()];
+        conn.read_exact(&mut reply).unwrap();
+        assert_eq!(reply, expected.as_bytes());
+    }
+    // Still serving the first client, intact.
+    round_trip(&mut junk, b"again", b"AGAIN");
+    drop(conns);
+    client("select-client", &server.addr())
+        .args(["--count", "1"])
+        .assert()
+        .success()
+        .stdout("b'HELLO WORLD'\n");
+}
+
+#[test]
+fn select_client_reports_a_server_that_hangs_up() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let hang_up = thread::spawn(move || {
+        let (mut conn, _) = listener.accept().unwrap();
+        conn.write_all(b"HELLO").unwrap(); // half a reply, then gone
+    });
+    client("select-client", &addr)
+        .assert()
+        .code(1)
+        .stdout("")
+        .stderr(format!(
+            "select-client: no reply from {addr}: the server closed the connection\n"
+        ));
+    hang_up.join().unwrap();
+    let addr = free_addr();
+    client("select-client", &addr).assert().code(1).stderr(format!(
+        "select-client: cannot connect to {addr}: Connection refused (is select-server running?)\n"
+    ));
+}
+
+// ---------------------------------------------------------------- the lesson page
+
+#[test]
+fn lesson_page_shows_what_the_programs_print() {
+    let block = |label: &str| normalize(&lesson_block(PAGE, label).unwrap());
+
+    // Sticky packets, both outcomes.
+    let (_, first) = sticky_once(&[], &[]);
+    assert_eq!(block("sticky-server"), first);
+    let (server, _) = sticky_once(&["--delay-ms", "0"], &["--pause-ms", "300"]);
+    assert_eq!(
+        block("sticky-server --delay-ms 0"),
+        server.wait_for_stdout_lines(2).unwrap()
+    );
+
+    // struct.pack
+    let pack = program("pack-demo").output().unwrap();
+    assert_eq!(block("pack-demo"), String::from_utf8(pack.stdout).unwrap());
+    assert_eq!(
+        block("pack-demo stderr"),
+        String::from_utf8(pack.stderr).unwrap()
+    );
+
+    // Frames
+    let server = Server::start("framed-server", &[]).unwrap();
+    client("framed-client", &server.addr()).assert().success();
+    assert_eq!(
+        block("framed-server"),
+        server.wait_for_stdout_lines(2).unwrap()
+    );
+
+    // Non-blocking accept
+    let out = program("nonblocking-accept")
+        .args(["--addr", "127.0.0.1:0"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        block("nonblocking-accept"),
+        normalize(&String::from_utf8(out.stderr).unwrap())
+    );
+
+    // The polling server and its client
+    let server = Server::start("nonblocking-server", &[]).unwrap();
+    let out = client("nonblocking-client", &server.addr())
+        .write_stdin("hello\n\nabc\n")
+        .output()
+        .unwrap();
+    assert_eq!(
+        block("nonblocking-client"),
+        String::from_utf8(out.stdout).unwrap()
+    );
+    assert_eq!(
+        block("nonblocking-server"),
+        normalize(&server.wait_for_stdout_lines(3).unwrap())
+    );
+
+    // poll(2)
+    let server = Server::start("select-server", &[]).unwrap();
+    let out = client("select-client", &server.addr())
+        .args(["--count", "2"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        block("select-client"),
+        String::from_utf8(out.stdout).unwrap()
+    );
+    assert_eq!(
+        block("select-server"),
+        normalize(&server.wait_for_stdout_lines(6).unwrap())
+    );
+}
