@@ -31,7 +31,7 @@ impl Args {
 
     /// Like `parse`, from a given list (the program name not included).
     pub fn from_vec(program: &'static str, help: &'static str, rest: Vec<String>) -> Args {
-        if rest.iter().any(|a| a == "--help" || a == "-h") {
+        if options(&rest).iter().any(|a| a == "--help" || a == "-h") {
             print!("{help}");
             if !help.ends_with('\n') {
                 println!();
@@ -79,20 +79,28 @@ impl Args {
 
     /// Whether the switch `--name` is present.
     pub fn flag(&mut self, name: &str) -> bool {
-        let before = self.rest.len();
-        self.rest.retain(|a| a != name);
-        self.rest.len() != before
+        match options(&self.rest).iter().position(|a| a == name) {
+            Some(at) => {
+                self.rest.remove(at);
+                true
+            }
+            None => false,
+        }
     }
 
     /// The arguments left once every option was taken: the positional ones, which keep
-    /// the meaning the original gives them. An unknown `--option` is a usage error.
+    /// the meaning the original gives them. An unknown `--option` is a usage error;
+    /// everything after a lone `--` is positional, even if it starts with `--`.
     pub fn positional(&mut self) -> Vec<String> {
-        if let Some(unknown) = self.rest.iter().find(|a| a.starts_with("--") && *a != "--") {
+        if let Some(unknown) = options(&self.rest).iter().find(|a| a.starts_with("--")) {
             let why = format!("unknown option {unknown}");
             self.usage_error(why);
         }
-        let rest = std::mem::take(&mut self.rest);
-        rest.into_iter().filter(|a| a != "--").collect()
+        let mut rest = std::mem::take(&mut self.rest);
+        if let Some(end) = rest.iter().position(|a| a == "--") {
+            rest.remove(end);
+        }
+        rest
     }
 
     /// Checks that nothing is left over: for programs that take no positional argument.
@@ -130,6 +138,12 @@ pub fn reason(e: &io::Error) -> String {
     }
 }
 
+/// The part of the arguments that may hold options: everything before a lone `--`.
+fn options(rest: &[String]) -> &[String] {
+    let end = rest.iter().position(|a| a == "--").unwrap_or(rest.len());
+    &rest[..end]
+}
+
 fn check_addr(addr: &str) -> Result<(), String> {
     match addr.rsplit_once(':') {
         Some((host, port)) if !host.is_empty() && port.parse::<u16>().is_ok() => Ok(()),
@@ -142,7 +156,7 @@ fn check_addr(addr: &str) -> Result<(), String> {
 /// Removes `--name VALUE` or `--name=VALUE` from `rest` and returns VALUE.
 fn take_value(rest: &mut Vec<String>, name: &str) -> Result<Option<String>, String> {
     let with_equals = format!("{name}=");
-    for i in 0..rest.len() {
+    for i in 0..options(rest).len() {
         if let Some(value) = rest[i].strip_prefix(&with_equals) {
             let value = value.to_string();
             rest.remove(i);
@@ -195,6 +209,15 @@ mod tests {
         assert!(a.flag("--udp"));
         assert!(!a.flag("--udp"));
         assert_eq!(a.positional(), ["add", "zhangsan", "-2"]);
+    }
+
+    #[test]
+    fn everything_after_a_double_dash_is_positional() {
+        let mut a = args(&["--udp", "--", "--udp", "--count", "3", "--"]);
+        assert!(a.flag("--udp"));
+        assert!(!a.flag("--udp"));
+        assert_eq!(a.value::<u64>("--count"), None);
+        assert_eq!(a.positional(), ["--udp", "--count", "3", "--"]);
     }
 
     #[test]
