@@ -1,0 +1,558 @@
+//! Lesson 02: welcome-server and welcome-client, argv-demo, contacts-server and
+//! contacts-client, black box.
+
+use std::io::{ErrorKind, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use assert_cmd::Command;
+use socket_lessons::{Server, binary, connect, lesson_block, normalize_number};
+
+const PAGE: &str = "02-tcp-server.md";
+
+const WELCOME_CLIENT_STDOUT: &str = "Welcome!\nReceived message1;\nReceived message2;\n\
+                                     Received message3;\nReceived message4;\nReceived message5;\n";
+
+fn client(package: &str, addr: &str) -> Command {
+    let mut cmd = Command::new(binary(package).unwrap());
+    cmd.args(["--addr", addr]).timeout(Duration::from_secs(20));
+    cmd
+}
+
+fn contacts(addr: &str, command: &[&str]) -> Command {
+    let mut cmd = client("contacts-client", addr);
+    cmd.args(command);
+    cmd
+}
+
+fn ports(text: &str) -> String {
+    normalize_number(text, "127.0.0.1:", "PORT")
+}
+
+/// A free loopback address that nobody listens on.
+fn nobody_listens() -> String {
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    format!("127.0.0.1:{port}")
+}
+
+/// Connects to `addr` and reads the greeting.
+fn greeted(addr: &str) -> TcpStream {
+    let mut stream = connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    assert_eq!(read_reply(&mut stream), "Welcome!");
+    stream
+}
+
+/// One answer of the server: what one read returns (each answer is one small write).
+fn read_reply(stream: &mut TcpStream) -> String {
+    let mut buf = [0u8; 1024];
+    let n = stream.read(&mut buf).unwrap();
+    String::from_utf8(buf[..n].to_vec()).unwrap()
+}
+
+/// Sends `data` as client2.py does (no end marker) and returns the answer.
+fn ask(stream: &mut TcpStream, data: &[u8]) -> String {
+    stream.write_all(data).unwrap();
+    read_reply(stream)
+}
+
+/// Everything the server still sends until it closes the connection.
+fn rest(stream: &mut TcpStream) -> String {
+    let mut text = String::new();
+    stream.read_to_string(&mut text).unwrap();
+    text
+}
+
+// ---------------------------------------------------------------- welcome
+
+#[test]
+fn welcome_client_prints_the_greeting_and_five_answers() {
+    let server = Server::start("welcome-server", &["--delay-ms", "0"]).unwrap();
+    client("welcome-client", &server.addr())
+        .assert()
+        .success()
+        .stdout(WELCOME_CLIENT_STDOUT)
+        .stderr("");
+    let stdout = server.wait_for_stdout_lines(3).unwrap();
+    assert_eq!(
+        ports(&stdout),
+        "Waiting for connection...\n\
+         Accept new connection from 127.0.0.1:PORT...\n\
+         Connection from 127.0.0.1:PORT closed.\n"
+    );
+}
+
+#[test]
+fn welcome_server_pauses_before_each_answer() {
+    let server = Server::start("welcome-server", &["--delay-ms", "100"]).unwrap();
+    let started = Instant::now();
+    client("welcome-client", &server.addr()).assert().success();
+    // Five answers, each after a pause of 100 ms.
+    assert!(started.elapsed() >= Duration::from_millis(500));
+}
+
+#[test]
+fn welcome_server_serves_one_client_at_a_time() {
+    let server = Server::start("welcome-server", &["--delay-ms", "0"]).unwrap();
+    let addr = server.addr();
+    let mut first = greeted(&addr);
+    assert_eq!(ask(&mut first, b"hello"), "Received hello;");
+
+    // The second client's connect succeeds (the kernel queues it in the backlog),
+    // but nobody greets it while the first conversation goes on.
+    let mut second = connect(&addr).unwrap();
+    second
+        .set_read_timeout(Some(Duration::from_millis(300)))
+        .unwrap();
+    let err = second.read(&mut [0; 64]).unwrap_err();
+    assert!(matches!(
+        err.kind(),
+        ErrorKind::WouldBlock | ErrorKind::TimedOut
+    ));
+
+    // The first says exit: the server closes it and turns to the second.
+    first.write_all(b"exit").unwrap();
+    assert_eq!(rest(&mut first), "");
+    second
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    assert_eq!(read_reply(&mut second), "Welcome!");
+    let stdout = server.wait_for_stdout_lines(4).unwrap();
+    let lines: Vec<String> = ports(&stdout).lines().map(String::from).collect();
+    assert_eq!(
+        lines,
+        [
+            "Waiting for connection...",
+            "Accept new connection from 127.0.0.1:PORT...",
+            "Connection from 127.0.0.1:PORT closed.",
+            "Accept new connection from 127.0.0.1:PORT...",
+        ]
+    );
+    // The first client's port is in both of its lines, and not in the second's.
+    let port = first.local_addr().unwrap().port();
+    assert!(stdout.contains(&format!(
+        "from 127.0.0.1:{port}...\nConnection from 127.0.0.1:{port} closed.\n"
+    )));
+}
+
+#[test]
+fn welcome_message_split_across_reads_is_one_message() {
+    // With a long --gap-ms, only the newline or the close can end a message.
+    let server =
+        Server::start("welcome-server", &["--delay-ms", "0", "--gap-ms", "60000"]).unwrap();
+    let mut stream = greeted(&server.addr());
+    stream.set_nodelay(true).unwrap();
+    stream.write_all(b"mess").unwrap();
+    stream.write_all(b"age1\n").unwrap();
+    assert_eq!(read_reply(&mut stream), "Received message1;");
+    // A message cut by the close is still a message; exit then ends the conversation.
+    stream.write_all("你好\nexit".as_bytes()).unwrap();
+    stream.shutdown(std::net::Shutdown::Write).unwrap();
+    assert_eq!(rest(&mut stream), "Received 你好;");
+}
+
+#[test]
+fn welcome_server_survives_bad_clients() {
+    let server = Server::start(
+        "welcome-server",
+        &["--delay-ms", "0", "--timeout-ms", "300"],
+    )
+    .unwrap();
+    let addr = server.addr();
+
+    // Bytes that are not UTF-8 (the original dies with a UnicodeDecodeError).
+    let mut junk = greeted(&addr);
+    junk.write_all(&[0xff, 0xfe, 0x00, 0xc3]).unwrap();
+    assert_eq!(rest(&mut junk), "");
+    server
+        .wait_for_stderr("sent bytes that are not UTF-8 text; closing")
+        .unwrap();
+
+    // 1 MiB in one message: read and thrown away, then the connection is closed.
+    let mut huge = greeted(&addr);
+    huge.write_all(&vec![b'x'; 1 << 20]).unwrap();
+    assert_eq!(rest(&mut huge), "");
+    server
+        .wait_for_stderr("sent a message of 1048576 bytes, over the limit of 1024; closing")
+        .unwrap();
+
+    // Connects, then hangs up without a word.
+    drop(greeted(&addr));
+
+    // Connects and stays silent: dropped after --timeout-ms.
+    let mut silent = greeted(&addr);
+    assert_eq!(rest(&mut silent), "");
+    server
+        .wait_for_stderr("sent nothing for 300ms; closing")
+        .unwrap();
+
+    client("welcome-client", &addr)
+        .assert()
+        .success()
+        .stdout(WELCOME_CLIENT_STDOUT);
+    // One stderr line per bad client, after the listening line.
+    assert_eq!(server.stderr().lines().count(), 4, "{}", server.stderr());
+}
+
+#[test]
+fn welcome_client_without_a_server_says_so_and_exits_1() {
+    let addr = nobody_listens();
+    client("welcome-client", &addr)
+        .assert()
+        .code(1)
+        .stdout("")
+        .stderr(format!(
+            "welcome-client: cannot connect to {addr}: Connection refused \
+             (is welcome-server running?)\n"
+        ));
+}
+
+/// A stand-in server that greets, reads the client's first `len` bytes, then does `then`
+/// with the socket.
+fn fake_server(len: usize, then: fn(TcpStream)) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    thread::spawn(move || {
+        let (mut stream, _) = listener.accept().unwrap();
+        stream.write_all(b"Welcome!").unwrap();
+        let mut message = vec![0u8; len];
+        stream.read_exact(&mut message).unwrap();
+        then(stream);
+    });
+    addr
+}
+
+#[test]
+fn clients_report_a_server_that_hangs_up_or_stays_silent() {
+    let addr = fake_server(b"message1".len(), drop);
+    client("welcome-client", &addr)
+        .assert()
+        .code(1)
+        .stdout("Welcome!\n")
+        .stderr(format!(
+            "welcome-client: {addr}: the server closed the connection without an answer\n"
+        ));
+
+    let addr = fake_server(b"message1".len(), |stream| {
+        thread::sleep(Duration::from_secs(20));
+        drop(stream);
+    });
+    client("welcome-client", &addr)
+        .args(["--timeout-ms", "200"])
+        .assert()
+        .code(1)
+        .stdout("Welcome!\n")
+        .stderr(format!("welcome-client: {addr}: no answer within 200ms\n"));
+
+    let addr = fake_server(b"find;zhangsan".len(), drop);
+    contacts(&addr, &["find", "zhangsan"])
+        .assert()
+        .code(1)
+        .stdout("Welcome!\n")
+        .stderr(format!(
+            "contacts-client: {addr}: the server closed the connection without an answer\n"
+        ));
+}
+
+// ---------------------------------------------------------------- argv-demo
+
+#[test]
+fn argv_demo_prints_the_count_and_the_list() {
+    let program = binary("argv-demo").unwrap();
+    let name = program.to_str().unwrap().to_string();
+    Command::new(&program)
+        .assert()
+        .success()
+        .stdout(format!("参数个数为: 1 个参数。\n参数列表: ['{name}']\n"));
+    Command::new(&program)
+        .args(["arg1", "arg2", "arg3"])
+        .assert()
+        .success()
+        .stdout(format!(
+            "参数个数为: 4 个参数。\n参数列表: ['{name}', 'arg1', 'arg2', 'arg3']\n"
+        ));
+    // Chinese as it is, Python's quotes and escapes, options are arguments like any other.
+    Command::new(&program)
+        .args(["张三", "it's", "a b", "tab\there", "", "--addr"])
+        .assert()
+        .success()
+        .stdout(format!(
+            "参数个数为: 7 个参数。\n\
+             参数列表: ['{name}', '张三', \"it's\", 'a b', 'tab\\there', '', '--addr']\n"
+        ));
+}
+
+// ---------------------------------------------------------------- contacts
+
+#[test]
+fn contacts_add_find_remove_find() {
+    let server = Server::start("contacts-server", &[]).unwrap();
+    let addr = server.addr();
+    for (command, answer) in [
+        (&["add", "zhangsan", "13800138000"][..], "zhangsan added"),
+        (&["find", "zhangsan"], "13800138000"),
+        (&["remove", "zhangsan"], "zhangsan removed!"),
+        (&["find", "zhangsan"], "Not Found!"),
+        (&["remove", "zhangsan"], "Not Found!"),
+    ] {
+        contacts(&addr, command)
+            .assert()
+            .success()
+            .stdout(format!("Welcome!\n{answer}\n"))
+            .stderr("");
+    }
+    // Five clients in a row, the table printed after each change.
+    let stdout = server.wait_for_stdout_lines(13).unwrap();
+    let conversation = |table: &str| {
+        format!(
+            "Accept new connection from 127.0.0.1:PORT...\n{table}Connection from 127.0.0.1:PORT closed.\n"
+        )
+    };
+    assert_eq!(
+        ports(&stdout),
+        format!(
+            "Waiting for connection...\n{}{}{}{}{}",
+            conversation("{'zhangsan': '13800138000'}\n"),
+            conversation(""),
+            conversation("{}\n"),
+            conversation(""),
+            conversation(""),
+        )
+    );
+    assert_eq!(server.stderr().lines().count(), 1, "{}", server.stderr());
+}
+
+#[test]
+fn contacts_keep_chinese_names_and_the_order_of_insertion() {
+    let server = Server::start("contacts-server", &[]).unwrap();
+    let addr = server.addr();
+    for (command, answer) in [
+        (&["add", "张三", "13800138000"][..], "张三 added"),
+        (&["add", "lisi", "电话待定"], "lisi added"),
+        (&["add", "张三", "13900139000"], "张三 added"),
+        (&["find", "张三"], "13900139000"),
+        (&["find", "lisi"], "电话待定"),
+        (&["find", "王五"], "Not Found!"),
+    ] {
+        contacts(&addr, command)
+            .assert()
+            .success()
+            .stdout(format!("Welcome!\n{answer}\n"));
+    }
+    server.wait_for_stdout("{'张三': '13800138000'}\n").unwrap();
+    server
+        .wait_for_stdout("{'张三': '13800138000', 'lisi': '电话待定'}\n")
+        .unwrap();
+    // Overwriting a name keeps its place, as in a Python dict.
+    server
+        .wait_for_stdout("{'张三': '13900139000', 'lisi': '电话待定'}\n")
+        .unwrap();
+}
+
+#[test]
+fn contacts_bad_commands_get_an_error_and_lose_nothing() {
+    let server = Server::start("contacts-server", &[]).unwrap();
+    let addr = server.addr();
+    contacts(&addr, &["add", "zhangsan", "13800138000"])
+        .assert()
+        .success();
+
+    let mut stream = greeted(&addr);
+    let huge = vec![b'a'; 1 << 20];
+    let bad: [(&[u8], &str, &str); 8] = [
+        (
+            b"delete;zhangsan",
+            "error: unknown command 'delete', use add, remove or find",
+            "bad command \"delete;zhangsan\": unknown command 'delete'",
+        ),
+        (
+            b"add;onlyname",
+            "error: use add;NAME;PHONE",
+            "bad command \"add;onlyname\": use add;NAME;PHONE",
+        ),
+        (
+            b"add;zhangsan;1;2",
+            "error: use add;NAME;PHONE",
+            "bad command \"add;zhangsan;1;2\": use add;NAME;PHONE",
+        ),
+        (
+            b"remove;zhangsan;now",
+            "error: use remove;NAME",
+            "bad command \"remove;zhangsan;now\"",
+        ),
+        (b"find;", "error: use find;NAME", "bad command \"find;\""),
+        (
+            b"\n",
+            "error: empty command",
+            "bad command \"\": empty command",
+        ),
+        (
+            &[b'f', b'i', b'n', b'd', b';', 0xff, 0xfe],
+            "error: not UTF-8 text",
+            "sent 7 bytes that are not UTF-8 text",
+        ),
+        (
+            &huge,
+            "error: command longer than 1024 bytes",
+            "sent a command of 1048576 bytes, over the limit of 1024",
+        ),
+    ];
+    for (data, answer, log) in bad {
+        assert_eq!(ask(&mut stream, data), answer);
+        server.wait_for_stderr(log).unwrap();
+        // The same conversation goes on, and the contact is still there.
+        assert_eq!(ask(&mut stream, b"find;zhangsan"), "13800138000");
+    }
+    stream.write_all(b"exit").unwrap();
+    assert_eq!(rest(&mut stream), "");
+
+    // One stderr line per bad command, after the listening line.
+    assert_eq!(
+        server.stderr().lines().count(),
+        1 + bad.len(),
+        "{}",
+        server.stderr()
+    );
+    // A new client still finds the contact: nothing was lost.
+    contacts(&addr, &["find", "zhangsan"])
+        .assert()
+        .success()
+        .stdout("Welcome!\n13800138000\n");
+}
+
+#[test]
+fn contacts_commands_split_or_glued_still_work() {
+    // With a long --gap-ms, only a newline or the close can end a command.
+    let server = Server::start("contacts-server", &["--gap-ms", "60000"]).unwrap();
+    let mut stream = greeted(&server.addr());
+    stream.set_nodelay(true).unwrap();
+
+    // A command in three writes, cut in the middle of the three bytes of 四.
+    let command = "add;李四;13900139000\n".as_bytes();
+    stream.write_all(&command[..5]).unwrap();
+    stream.write_all(&command[5..8]).unwrap();
+    stream.write_all(&command[8..]).unwrap();
+    assert_eq!(read_reply(&mut stream), "李四 added");
+
+    // Two commands and exit in one write: two answers, then the close. The answers
+    // have no end marker either, so they arrive glued together: lesson 04's problem.
+    stream
+        .write_all("find;李四\r\nremove;李四\nexit".as_bytes())
+        .unwrap();
+    stream.shutdown(std::net::Shutdown::Write).unwrap();
+    assert_eq!(rest(&mut stream), "13900139000李四 removed!");
+    server.wait_for_stdout("{}\n").unwrap();
+}
+
+#[test]
+fn contacts_server_drops_a_silent_client_and_serves_the_next() {
+    let server = Server::start("contacts-server", &["--timeout-ms", "300"]).unwrap();
+    let addr = server.addr();
+    let mut silent = greeted(&addr);
+    contacts(&addr, &["add", "zhangsan", "13800138000"])
+        .assert()
+        .success()
+        .stdout("Welcome!\nzhangsan added\n");
+    assert_eq!(rest(&mut silent), "");
+    server
+        .wait_for_stderr("sent nothing for 300ms; closing")
+        .unwrap();
+}
+
+#[test]
+fn contacts_client_needs_a_command_and_a_server() {
+    contacts(&nobody_listens(), &[])
+        .assert()
+        .code(2)
+        .stdout("")
+        .stderr(
+            "contacts-client: give a command, e.g. add zhangsan 13800138000\n\
+             usage: contacts-client [--addr HOST:PORT] [--timeout-ms MS] COMMAND ARG...\n\
+             (run with --help for more)\n",
+        );
+    let addr = nobody_listens();
+    contacts(&addr, &["find", "zhangsan"])
+        .assert()
+        .code(1)
+        .stdout("")
+        .stderr(format!(
+            "contacts-client: cannot connect to {addr}: Connection refused \
+             (is contacts-server running?)\n"
+        ));
+}
+
+#[test]
+fn servers_report_a_port_in_use() {
+    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    for package in ["welcome-server", "contacts-server"] {
+        Command::new(binary(package).unwrap())
+            .args(["--addr", &addr])
+            .timeout(Duration::from_secs(20))
+            .assert()
+            .code(1)
+            .stdout("")
+            .stderr(format!(
+                "{package}: cannot listen on {addr}: Address already in use\n"
+            ));
+    }
+}
+
+// ---------------------------------------------------------------- the lesson page
+
+#[test]
+fn lesson_page_shows_what_the_programs_print() {
+    let welcome = Server::start("welcome-server", &["--delay-ms", "0"]).unwrap();
+    let out = client("welcome-client", &welcome.addr()).output().unwrap();
+    assert_eq!(
+        lesson_block(PAGE, "welcome-client").unwrap(),
+        String::from_utf8(out.stdout).unwrap()
+    );
+    let expected = lesson_block(PAGE, "welcome-server").unwrap();
+    let stdout = welcome
+        .wait_for_stdout_lines(expected.lines().count())
+        .unwrap();
+    assert_eq!(ports(&expected), ports(&stdout));
+
+    // The contacts session: each `$ contacts-client ...` line of the block, run in
+    // order against one server, followed by what it printed.
+    let server = Server::start("contacts-server", &[]).unwrap();
+    let session = lesson_block(PAGE, "contacts-client").unwrap();
+    let mut printed = String::new();
+    for line in session
+        .lines()
+        .filter(|l| l.starts_with("$ contacts-client "))
+    {
+        let words: Vec<&str> = line.split_whitespace().skip(2).collect();
+        let out = contacts(&server.addr(), &words).output().unwrap();
+        assert!(out.status.success(), "{line}");
+        printed.push_str(&format!(
+            "{line}\n{}",
+            String::from_utf8(out.stdout).unwrap()
+        ));
+    }
+    assert_eq!(session, printed);
+    let expected = lesson_block(PAGE, "contacts-server").unwrap();
+    let stdout = server
+        .wait_for_stdout_lines(expected.lines().count())
+        .unwrap();
+    assert_eq!(ports(&expected), ports(&stdout));
+
+    // argv-demo, with the program's path as the page shows it.
+    let program = binary("argv-demo").unwrap();
+    let out = Command::new(&program)
+        .args(["arg1", "arg2", "arg3"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8(out.stdout)
+        .unwrap()
+        .replace(program.to_str().unwrap(), "target/debug/argv-demo");
+    assert_eq!(lesson_block(PAGE, "argv-demo").unwrap(), stdout);
+}
