@@ -610,6 +610,9 @@ fn select_client_reports_a_server_that_hangs_up() {
     let addr = listener.local_addr().unwrap().to_string();
     let hang_up = thread::spawn(move || {
         let (mut conn, _) = listener.accept().unwrap();
+        // Read the whole request first: closing with unread data would reset the connection.
+        let mut request = [0u8; 11];
+        conn.read_exact(&mut request).unwrap();
         conn.write_all(b"HELLO").unwrap(); // half a reply, then gone
     });
     client("select-client", &addr)
