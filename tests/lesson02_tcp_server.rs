@@ -521,6 +521,30 @@ fn lesson_page_shows_what_the_programs_print() {
         .unwrap();
     assert_eq!(ports(&expected), ports(&stdout));
 
+    // Two clients started together: one conversation after the other.
+    let welcome = Server::start("welcome-server", &["--delay-ms", "0"]).unwrap();
+    let both: Vec<_> = (0..2)
+        .map(|_| {
+            std::process::Command::new(binary("welcome-client").unwrap())
+                .args(["--addr", &welcome.addr()])
+                .stdout(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for child in both {
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(
+            String::from_utf8(out.stdout).unwrap(),
+            WELCOME_CLIENT_STDOUT
+        );
+    }
+    let expected = lesson_block(PAGE, "welcome-server-two-clients").unwrap();
+    let stdout = welcome
+        .wait_for_stdout_lines(expected.lines().count())
+        .unwrap();
+    assert_eq!(ports(&expected), ports(&stdout));
+
     // The contacts session: each `$ contacts-client ...` line of the block, run in
     // order against one server, followed by what it printed.
     let server = Server::start("contacts-server", &[]).unwrap();
