@@ -87,15 +87,13 @@ impl LongClient {
             println!("未知的指令");
             return Ok("False");
         };
-        self.stream
-            .write_all(&[frame])
-            .map_err(|e| format!("cannot send the move: {}", lesson_cli::reason(&e)))?;
+        self.stream.write_all(&[frame]).map_err(|e| lost(&e))?;
         println!("write done");
 
         // The result is exactly one byte: one read of one byte is one whole message.
         let mut result = [0u8; 1];
         match self.stream.read(&mut result) {
-            Ok(0) => return Err("the server closed the connection without a result".into()),
+            Ok(0) => return Err(NO_RESULT.into()),
             Ok(_) => {}
             Err(e)
                 if matches!(
@@ -108,7 +106,7 @@ impl LongClient {
                     self.timeout
                 ));
             }
-            Err(e) => return Err(format!("no result: {}", lesson_cli::reason(&e))),
+            Err(e) => return Err(lost(&e)),
         }
         println!("read done");
         HANDLERS
@@ -121,6 +119,20 @@ impl LongClient {
                     bytes_repr(&result)
                 )
             })
+    }
+}
+
+const NO_RESULT: &str = "the server closed the connection without a result";
+
+/// A failed write or read, in one line. A server that has closed its socket answers
+/// with a reset, so writing or reading fails instead of reading 0 bytes.
+fn lost(e: &io::Error) -> String {
+    match e.kind() {
+        io::ErrorKind::ConnectionReset
+        | io::ErrorKind::ConnectionAborted
+        | io::ErrorKind::BrokenPipe
+        | io::ErrorKind::NotConnected => NO_RESULT.to_string(),
+        _ => format!("the connection failed: {}", lesson_cli::reason(e)),
     }
 }
 

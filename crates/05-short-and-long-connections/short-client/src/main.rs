@@ -65,7 +65,7 @@ enum Failure {
 fn request(addr: &str, query: &str, number: &str, timeout: Duration) -> Result<f64, Failure> {
     // create_connection: the three-way handshake, then connection_made.
     let mut transport = TcpStream::connect(addr).map_err(Failure::Connect)?;
-    let exchange = |why: io::Error| Failure::Exchange(lesson_cli::reason(&why));
+    let exchange = |e: io::Error| Failure::Exchange(explain(&e, addr, timeout));
     let peername = transport.peer_addr().map_err(exchange)?;
     println!("Connection to {}", addr_repr(peername));
 
@@ -83,18 +83,31 @@ fn request(addr: &str, query: &str, number: &str, timeout: Duration) -> Result<f
         .set_read_timeout(Some(timeout))
         .map_err(exchange)?;
     let mut data = Vec::new();
-    if let Err(e) = (&mut transport).take(MAX_REPLY).read_to_end(&mut data) {
-        let why = match e.kind() {
-            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => {
-                format!("no reply from {addr} within {timeout:?}")
-            }
-            _ => format!("no reply from {addr}: {}", lesson_cli::reason(&e)),
-        };
-        return Err(Failure::Exchange(why));
-    }
+    (&mut transport)
+        .take(MAX_REPLY)
+        .read_to_end(&mut data)
+        .map_err(exchange)?;
     decoder(&data).map_err(Failure::Exchange)
     // transport.close(): the socket closes when `transport` is dropped, here.
 }
+
+/// What went wrong after the connection was made, in one line.
+fn explain(e: &io::Error, addr: &str, timeout: Duration) -> String {
+    match e.kind() {
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => {
+            format!("no reply from {addr} within {timeout:?}")
+        }
+        // A server that closes before reading our request resets the connection; then
+        // writing, shutting down or reading fails instead of reading 0 bytes.
+        io::ErrorKind::ConnectionReset
+        | io::ErrorKind::ConnectionAborted
+        | io::ErrorKind::BrokenPipe
+        | io::ErrorKind::NotConnected => NO_REPLY.to_string(),
+        _ => format!("no reply from {addr}: {}", lesson_cli::reason(e)),
+    }
+}
+
+const NO_REPLY: &str = "the server closed the connection without a reply";
 
 /// _encoder: the request letter followed by the number.
 fn encoder(query: &str, num: &str) -> String {
@@ -104,7 +117,7 @@ fn encoder(query: &str, num: &str) -> String {
 /// _decoder: a reply is `d` and a number, such as `d4.0`.
 fn decoder(data: &[u8]) -> Result<f64, String> {
     if data.is_empty() {
-        return Err("the server closed the connection without a reply".to_string());
+        return Err(NO_REPLY.to_string());
     }
     let bad = || {
         format!(

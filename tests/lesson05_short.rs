@@ -1,0 +1,395 @@
+//! Lesson 05, short connections: short-server and short-client, black box.
+
+use std::io::{ErrorKind, Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::thread;
+use std::time::Duration;
+
+use assert_cmd::Command;
+use socket_lessons::{Server, binary, connect, lesson_block, workspace_root};
+
+const PAGE: &str = "05-short-and-long-connections.md";
+
+fn client(addr: &str) -> Command {
+    let mut cmd = Command::new(binary("short-client").unwrap());
+    cmd.args(["--addr", addr]).timeout(Duration::from_secs(20));
+    cmd
+}
+
+/// What the client prints for one request against a server on `port`.
+fn one_result(port: u16, result: &str) -> String {
+    format!("Connection to ('127.0.0.1', {port})\n{result}\n")
+}
+
+/// Reads until `len` bytes arrived or the peer closed, with a deadline.
+fn read_up_to(stream: &mut TcpStream, len: usize) -> Vec<u8> {
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let mut data = Vec::new();
+    let mut buf = [0u8; 64];
+    while data.len() < len {
+        match stream.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => data.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == ErrorKind::ConnectionReset => break,
+            Err(e) => panic!("read failed: {e}"),
+        }
+    }
+    data
+}
+
+/// Whether the server closed `stream` (end of stream or reset) without sending anything.
+fn closed_without_reply(stream: &mut TcpStream) -> bool {
+    read_up_to(stream, 1).is_empty()
+}
+
+#[test]
+fn default_client_asks_for_the_square_and_the_cube_of_2() {
+    let server = Server::start("short-server", &[]).unwrap();
+    let port = server.port();
+    let out = client(&server.addr()).output().unwrap();
+    assert!(out.status.success());
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        one_result(port, "4.0") + &one_result(port, "8.0")
+    );
+    assert_eq!(out.stderr, b"");
+
+    // The server's side: one line when it starts, two per connection.
+    let stdout = server.wait_for_stdout_lines(5).unwrap();
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines[0], format!("Serving on ('127.0.0.1', {port})"));
+    for pair in lines[1..].chunks(2) {
+        assert!(
+            pair[0].starts_with("Connection from ('127.0.0.1', "),
+            "{stdout}"
+        );
+        assert_eq!(pair[1], "The client closed the connection", "{stdout}");
+    }
+}
+
+#[test]
+fn every_letter_prints_the_float_as_python_does() {
+    // (letter, number as sent, what Python 3.11 prints for the result)
+    let cases = [
+        ("a", "2", "4.0"),
+        ("b", "2", "8.0"),
+        ("c", "2", "16.0"),
+        ("d", "2", "2.0"),
+        ("a", "0.5", "0.25"),
+        ("c", "1.5", "5.0625"),
+        ("a", "0.1", "0.010000000000000002"),
+        ("d", "0.1", "0.1"),
+        ("a", "1e8", "1e+16"),
+        ("d", "1e16", "1e+16"),
+        ("d", "1e15", "1000000000000000.0"),
+        ("d", "9999999999999998", "9999999999999998.0"),
+        ("b", "1e-2", "1.0000000000000002e-06"),
+        ("d", "0.0001", "0.0001"),
+        ("d", "0.00001", "1e-05"),
+        ("d", "1.5e-5", "1.5e-05"),
+        ("d", "1E+2", "100.0"),
+        ("b", "1e200", "inf"),
+        ("c", "-1e200", "inf"),
+        ("b", "-1e200", "-inf"),
+        ("d", "1e400", "inf"),
+        ("a", "1e-200", "0.0"),
+        ("d", "nan", "nan"),
+        ("d", "-Infinity", "-inf"),
+        ("a", "inf", "inf"),
+        ("d", " 1_000 ", "1000.0"),
+        ("d", "\u{a0}2\u{3000}", "2.0"),
+        ("d", "٣", "3.0"),
+        ("a", "-0", "0.0"),
+        ("b", "-0", "-0.0"),
+        ("d", "5.", "5.0"),
+        ("d", ".5", "0.5"),
+        ("d", "1.e5", "100000.0"),
+        ("d", "925696874881655.25", "925696874881655.2"),
+        ("b", "-3", "-27.0"),
+        ("d", "1.7976931348623157e308", "1.7976931348623157e+308"),
+        ("d", "5e-324", "5e-324"),
+    ];
+    let server = Server::start("short-server", &[]).unwrap();
+    for (letter, number, printed) in cases {
+        let out = client(&server.addr())
+            .args([letter, number])
+            .output()
+            .unwrap();
+        assert_eq!(
+            String::from_utf8(out.stdout).unwrap(),
+            one_result(server.port(), printed),
+            "{letter}{number:?}"
+        );
+        assert!(out.status.success());
+    }
+}
+
+#[test]
+fn wire_bytes_are_the_originals_and_a_request_may_arrive_in_pieces() {
+    let server = Server::start("short-server", &[]).unwrap();
+    // Like the Python client: send the request and wait, without closing anything.
+    let mut stream = connect(&server.addr()).unwrap();
+    stream.write_all(b"a2").unwrap();
+    assert_eq!(read_up_to(&mut stream, 4), b"d4.0");
+
+    // `a1e` is not a number yet: the server must wait for the `8`.
+    let mut split = connect(&server.addr()).unwrap();
+    split.write_all(b"a1e").unwrap();
+    split
+        .set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    let early = split.read(&mut [0; 16]).unwrap_err();
+    assert!(matches!(
+        early.kind(),
+        ErrorKind::WouldBlock | ErrorKind::TimedOut
+    ));
+    split.write_all(b"8").unwrap();
+    assert_eq!(read_up_to(&mut split, 6), b"d1e+16");
+
+    // A character cut between two reads: ٣ is the two bytes d9 a3.
+    let mut cut = connect(&server.addr()).unwrap();
+    cut.write_all(b"d\xd9").unwrap();
+    thread::sleep(Duration::from_millis(50)); // only makes two reads likely; not a race
+    cut.write_all(b"\xa3").unwrap();
+    assert_eq!(read_up_to(&mut cut, 4), b"d3.0");
+
+    // The original's callback answers every request on a connection: so does ours.
+    stream.write_all(b"b3").unwrap();
+    assert_eq!(read_up_to(&mut stream, 5), b"d27.0");
+    assert!(server.stderr().lines().count() == 1, "{}", server.stderr());
+}
+
+#[test]
+fn bad_requests_are_logged_and_dropped_and_the_server_keeps_serving() {
+    let server = Server::start("short-server", &["--timeout-ms", "300"]).unwrap();
+    let addr = server.addr();
+    let good = one_result(server.port(), "4.0") + &one_result(server.port(), "8.0");
+    let check_good = || {
+        let out = client(&addr).output().unwrap();
+        assert_eq!(String::from_utf8(out.stdout).unwrap(), good);
+    };
+
+    // Requests the server can judge at once: it closes without a reply.
+    let at_once: [(&[u8], &str); 4] = [
+        (
+            b"x2",
+            "b'x2' starts with 'x', not a request letter (a, b, c or d); closing the connection",
+        ),
+        (
+            b"ahello",
+            "b'ahello': \"hello\" is not a number; closing the connection",
+        ),
+        (
+            b"a\xff\xfe",
+            "b'a\\xff\\xfe' is not UTF-8 text; closing the connection",
+        ),
+        (
+            b"a1e200",
+            "b'a1e200': 1e+200**2 is too large (Python raises OverflowError); closing the connection",
+        ),
+    ];
+    for (request, logged) in at_once {
+        let mut bad = connect(&addr).unwrap();
+        let port = bad.local_addr().unwrap().port();
+        bad.write_all(request).unwrap();
+        assert!(closed_without_reply(&mut bad), "{request:?} got a reply");
+        server
+            .wait_for_stderr(&format!("short-server: 127.0.0.1:{port}: {logged}\n"))
+            .unwrap();
+        check_good();
+    }
+
+    // Requests that end when the client closes its side: the client did close.
+    let at_end: [(&[u8], &str); 3] = [
+        (b"a", "b'a' has no number after 'a'"),
+        (b"a1e", "b'a1e': \"1e\" is not a number"),
+        (b"", "closed the connection without sending a request"),
+    ];
+    for (request, logged) in at_end {
+        let mut bad = connect(&addr).unwrap();
+        let port = bad.local_addr().unwrap().port();
+        bad.write_all(request).unwrap();
+        bad.shutdown(Shutdown::Write).unwrap();
+        assert!(closed_without_reply(&mut bad), "{request:?} got a reply");
+        server
+            .wait_for_stderr(&format!("short-server: 127.0.0.1:{port}: {logged}\n"))
+            .unwrap();
+        check_good();
+    }
+
+    // 2000 spaces after the letter: could still become a number, but not within the limit.
+    let mut long = connect(&addr).unwrap();
+    let mut request = vec![b'a'];
+    request.extend([b' '; 2000]);
+    long.write_all(&request).unwrap();
+    assert!(closed_without_reply(&mut long));
+    server
+        .wait_for_stderr("sent 1024 bytes that are not a request; closing the connection")
+        .unwrap();
+    check_good();
+
+    // A client that connects and stays silent is dropped after --timeout-ms.
+    let mut silent = connect(&addr).unwrap();
+    check_good(); // served meanwhile
+    assert!(closed_without_reply(&mut silent));
+    server
+        .wait_for_stderr("sent no request within 300ms; closing the connection")
+        .unwrap();
+    check_good();
+}
+
+#[test]
+fn ten_clients_at_once() {
+    let server = Server::start("short-server", &[]).unwrap();
+    // Ten connections open together: a server that served one at a time would never
+    // answer the last one first.
+    let mut streams: Vec<TcpStream> = (0..10).map(|_| connect(&server.addr()).unwrap()).collect();
+    for (i, stream) in streams.iter_mut().enumerate().rev() {
+        stream.write_all(format!("a{i}").as_bytes()).unwrap();
+        let reply = format!("d{}.0", i * i);
+        assert_eq!(read_up_to(stream, reply.len()), reply.as_bytes());
+    }
+    // And ten real clients in parallel.
+    let addr = server.addr();
+    let port = server.port();
+    let runs: Vec<_> = (1..=10)
+        .map(|i| {
+            let addr = addr.clone();
+            thread::spawn(move || {
+                let out = client(&addr).args(["b", &i.to_string()]).output().unwrap();
+                (i, String::from_utf8(out.stdout).unwrap())
+            })
+        })
+        .collect();
+    for run in runs {
+        let (i, stdout) = run.join().unwrap();
+        assert_eq!(stdout, one_result(port, &format!("{}.0", i * i * i)));
+    }
+}
+
+#[test]
+fn client_failures_are_one_line_and_exit_1() {
+    // Nobody listens.
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let addr = format!("127.0.0.1:{port}");
+    client(&addr).assert().code(1).stdout("").stderr(format!(
+        "short-client: cannot connect to {addr}: Connection refused (is short-server running?)\n"
+    ));
+
+    // A server that hangs up without replying (the Python client would wait for ever).
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let addr = format!("127.0.0.1:{port}");
+    let hang_up = thread::spawn(move || drop(listener.accept().unwrap()));
+    client(&addr)
+        .assert()
+        .code(1)
+        .stdout(format!("Connection to ('127.0.0.1', {port})\n"))
+        .stderr("short-client: the server closed the connection without a reply\n");
+    hang_up.join().unwrap();
+
+    // The same, from a server that reads the request first (an orderly close, no reset).
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let reader = thread::spawn(move || {
+        let (mut stream, _) = listener.accept().unwrap();
+        stream.read_to_end(&mut Vec::new()).unwrap();
+    });
+    client(&addr)
+        .assert()
+        .code(1)
+        .stderr("short-client: the server closed the connection without a reply\n");
+    reader.join().unwrap();
+
+    // A server that never answers: it reads the request, then waits for our signal.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let (done, wait) = std::sync::mpsc::channel::<()>();
+    let holder = thread::spawn(move || {
+        let (mut stream, _) = listener.accept().unwrap();
+        let _ = stream.read_to_end(&mut Vec::new());
+        let _ = wait.recv();
+    });
+    client(&addr)
+        .args(["--timeout-ms", "300"])
+        .assert()
+        .code(1)
+        .stderr(format!("short-client: no reply from {addr} within 300ms\n"));
+    done.send(()).unwrap();
+    holder.join().unwrap();
+
+    // A server that answers something else than d and a number.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let liar = thread::spawn(move || {
+        let (mut stream, _) = listener.accept().unwrap();
+        stream.read_to_end(&mut Vec::new()).unwrap();
+        stream.write_all(b"q4.0").unwrap();
+    });
+    client(&addr)
+        .assert()
+        .code(1)
+        .stderr("short-client: the server's reply b'q4.0' is not d and a number\n");
+    liar.join().unwrap();
+
+    // One positional argument is a usage error.
+    client("127.0.0.1:1").arg("a").assert().code(2);
+}
+
+#[test]
+fn server_reports_a_port_in_use() {
+    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    Command::new(binary("short-server").unwrap())
+        .args(["--addr", &addr])
+        .timeout(Duration::from_secs(20))
+        .assert()
+        .code(1)
+        .stderr(format!(
+            "short-server: cannot listen on {addr}: Address already in use\n"
+        ));
+}
+
+#[test]
+fn server_and_client_share_the_python_number_code() {
+    // The server's replies and the client's parsing use one implementation of Python's
+    // float() and repr(), the lesson's "py-compat" crate, so they cannot drift apart.
+    for program in ["short-server", "short-client"] {
+        let manifest = std::fs::read_to_string(workspace_root().join(format!(
+            "crates/05-short-and-long-connections/{program}/Cargo.toml"
+        )))
+        .unwrap();
+        assert!(
+            manifest.contains("py-compat = { path = \"../py-compat\" }"),
+            "{program} does not use py-compat"
+        );
+    }
+}
+
+#[test]
+fn lesson_page_shows_what_the_programs_print() {
+    let server = Server::start("short-server", &[]).unwrap();
+    let port = server.port().to_string();
+    let out = client(&server.addr()).output().unwrap();
+    let shown = |text: &str| text.replace("5000", &port);
+    assert_eq!(
+        shown(&lesson_block(PAGE, "short-client").unwrap()),
+        String::from_utf8(out.stdout).unwrap()
+    );
+
+    // The server's lines, with the clients' ports (which change every run) as PORT.
+    let expected = lesson_block(PAGE, "short-server").unwrap();
+    let stdout = server
+        .wait_for_stdout_lines(expected.lines().count())
+        .unwrap();
+    let client_ports = |text: &str| {
+        socket_lessons::normalize_number(text, "Connection from ('127.0.0.1', ", "PORT")
+    };
+    assert_eq!(client_ports(&shown(&expected)), client_ports(&stdout));
+}
