@@ -91,7 +91,10 @@ fn hander(mut stream: TcpStream, peer: SocketAddr, mut random: Random) {
         // the stream's message boundaries are fixed by the protocol (帧, frames).
         let mut frame = [0u8; 1];
         match stream.read(&mut frame) {
-            Ok(0) => break format!("the client left after {rounds} rounds"),
+            Ok(0) => {
+                let plural = if rounds == 1 { "" } else { "s" };
+                break format!("the client left after {rounds} round{plural}");
+            }
             Ok(_) => {}
             Err(e) => break format!("connection lost: {}", lesson_cli::reason(&e)),
         }
