@@ -120,7 +120,9 @@ fn serve(transport: &mut TcpStream, timeout: Duration) -> End {
     let mut answered = 0;
     let mut buf = [0u8; MAX_REQUEST];
     loop {
-        let n = match transport.read(&mut buf) {
+        // Read at most what still fits in a request, so `data` never exceeds the limit.
+        let room = MAX_REQUEST - data.len();
+        let n = match transport.read(&mut buf[..room]) {
             // read returns 0 once the client has closed (or half-closed) its side.
             Ok(0) if data.is_empty() && answered > 0 => return End::ClientClosed,
             Ok(0) if data.is_empty() => {
@@ -165,7 +167,7 @@ fn serve(transport: &mut TcpStream, timeout: Duration) -> End {
             }
             Err(Decode::Incomplete) if data.len() < MAX_REQUEST => continue,
             Err(Decode::Incomplete) => {
-                return End::Dropped(format!("sent {} bytes that are not a request", data.len()));
+                return End::Dropped(format!("sent {MAX_REQUEST} bytes that are not a request"));
             }
             Err(Decode::Bad(why)) => return End::Dropped(why),
         }
