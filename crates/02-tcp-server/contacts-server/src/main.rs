@@ -103,11 +103,12 @@ fn talk(
     contacts: &mut Contacts,
     timing: Timing,
 ) -> Result<(), String> {
-    let failed = |e: io::Error| lesson_cli::reason(&e);
-    sock.write_all(b"Welcome!").map_err(failed)?;
+    let sending = |e: io::Error| format!("cannot send: {}", lesson_cli::reason(&e));
+    let receiving = |e: io::Error| format!("cannot receive: {}", lesson_cli::reason(&e));
+    sock.write_all(b"Welcome!").map_err(sending)?;
     let mut pending = Vec::new();
     loop {
-        let reply = match recv_command(sock, &mut pending, timing).map_err(failed)? {
+        let reply = match recv_command(sock, &mut pending, timing).map_err(receiving)? {
             // recv returned no bytes: the client closed its side of the connection.
             Incoming::Closed => return Ok(()),
             Incoming::Silent => {
@@ -135,7 +136,7 @@ fn talk(
                 }),
             },
         };
-        sock.write_all(reply.as_bytes()).map_err(failed)?;
+        sock.write_all(reply.as_bytes()).map_err(sending)?;
     }
 }
 

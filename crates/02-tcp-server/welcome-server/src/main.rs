@@ -98,11 +98,12 @@ fn worker(mut sock: TcpStream, addr: SocketAddr, timing: Timing) {
 /// The protocol: `Welcome!` first, then `Received <message>;` for every message until
 /// the client says `exit` or hangs up. Err says why the conversation was cut short.
 fn talk(sock: &mut TcpStream, timing: Timing) -> Result<(), String> {
-    let failed = |e: io::Error| lesson_cli::reason(&e);
-    sock.write_all(b"Welcome!").map_err(failed)?;
+    let sending = |e: io::Error| format!("cannot send: {}", lesson_cli::reason(&e));
+    let receiving = |e: io::Error| format!("cannot receive: {}", lesson_cli::reason(&e));
+    sock.write_all(b"Welcome!").map_err(sending)?;
     let mut pending = Vec::new();
     loop {
-        let data = recv_message(sock, &mut pending, timing).map_err(failed)?;
+        let data = recv_message(sock, &mut pending, timing).map_err(receiving)?;
         if !matches!(data, Incoming::Silent) {
             // The original sleeps one second after every recv, so that a person can
             // watch the messages go by. --delay-ms shortens it.
@@ -129,7 +130,7 @@ fn talk(sock: &mut TcpStream, timing: Timing) -> Result<(), String> {
             return Ok(());
         }
         sock.write_all(format!("Received {text};").as_bytes())
-            .map_err(failed)?;
+            .map_err(sending)?;
     }
 }
 
