@@ -359,15 +359,15 @@ fn server_reports_a_port_in_use() {
 #[test]
 fn server_and_client_share_the_python_number_code() {
     // The server's replies and the client's parsing use one implementation of Python's
-    // float() and repr(), the lesson's "py-compat" crate, so they cannot drift apart.
+    // float() and repr(), the shared "py-compat" crate, so they cannot drift apart.
     for program in ["short-server", "short-client"] {
         let manifest = std::fs::read_to_string(workspace_root().join(format!(
             "crates/05-short-and-long-connections/{program}/Cargo.toml"
         )))
         .unwrap();
         assert!(
-            manifest.contains("py-compat = { path = \"../py-compat\" }"),
-            "{program} does not use py-compat"
+            manifest.contains("py-compat = { path = \"../../00-shared/py-compat\" }"),
+            "{program} does not use \"py-compat\""
         );
     }
 }

@@ -1,13 +1,14 @@
-//! Lesson 05's small Python compatibility kit: the few Python behaviours that the short-
-//! and long-connection programs must match byte for byte so that they interoperate with
-//! the asyncio originals and print the same lines.
+//! The workspace's one place for Python's way of printing and parsing, shared by the
+//! programs of lessons 03 to 05 (and later 02): wherever an original prints a Python
+//! repr, ours calls this crate, so every lesson prints it the same way and stdout and
+//! the wire match the originals.
 //!
 //! - [`parse_float`]: what Python's `float(text)` accepts, and what it would accept if
 //!   more bytes arrived (a request read from a stream may be cut anywhere);
 //! - [`float_repr`]: how Python prints a float (`4.0`, `0.25`, `1e+16`, `inf`), which is
 //!   also what `str(num)` puts on the wire;
 //! - [`addr_repr`]: a socket address as Python prints it, `('127.0.0.1', 5000)`;
-//! - [`bytes_repr`]: bytes as Python prints them, `b'x'`, for error messages.
+//! - [`bytes_repr`]: bytes as Python prints them, `b'hello world'`.
 
 use std::net::SocketAddr;
 
