@@ -67,7 +67,7 @@ pub fn run(tour: &mut Tour) -> Result<(), String> {
     )?;
     let stdout = tour.server_output(4, "b'hello world'\n")?;
     check(
-        stdout.starts_with("[<socket.socket fd="),
+        stdout.starts_with("[<socket.socket family="),
         "select-server did not print the ready list",
     )?;
     Ok(())

@@ -7,8 +7,12 @@
 //!   more bytes arrived (a request read from a stream may be cut anywhere);
 //! - [`float_repr`]: how Python prints a float (`4.0`, `0.25`, `1e+16`, `inf`), which is
 //!   also what `str(num)` puts on the wire;
+//! - [`bytes_repr`]: bytes as Python prints them, `b'hello world'`;
 //! - [`addr_repr`]: a socket address as Python prints it, `('127.0.0.1', 5000)`;
-//! - [`bytes_repr`]: bytes as Python prints them, `b'hello world'`.
+//! - [`socket_repr`]: a TCP socket as Python 3.11 prints it, without the `fd=`;
+//! - [`list_repr`]: a list of reprs as Python prints a list, `[a, b]`.
+//!
+//! Everything here is plain, portable Rust: no operating-system calls.
 
 use std::net::SocketAddr;
 
@@ -205,8 +209,10 @@ pub fn addr_repr(addr: SocketAddr) -> String {
     }
 }
 
-/// Bytes as Python's `repr()` prints them: `b'x'`, `b'\xff\n'`, `b"it's"`.
+/// Bytes as Python's `repr()` and `print()` show them: `b'hello world'`, `b'\xff\n'`,
+/// `b"it's"`.
 pub fn bytes_repr(bytes: &[u8]) -> String {
+    // Python picks double quotes only when the bytes hold a ' and no ".
     let quote = if bytes.contains(&b'\'') && !bytes.contains(&b'"') {
         '"'
     } else {
@@ -229,6 +235,37 @@ pub fn bytes_repr(bytes: &[u8]) -> String {
     }
     out.push(quote);
     out
+}
+
+/// A TCP socket as Python 3.11's `repr()` prints it, from its two ends: `local` is what
+/// `getsockname()` gives, `peer` what `getpeername()` gives (`None` for a listening
+/// socket, which has nobody on the other end):
+/// `<socket.socket family=2, type=1, proto=0, laddr=('127.0.0.1', 8001), raddr=('127.0.0.1', 54321)>`.
+///
+/// Python also prints `fd=N` first, the file descriptor: a number that only some
+/// operating systems have, and that says nothing about the connection, so it is left
+/// out. `family` is AF_INET, 2, for IPv4; for IPv6 it is AF_INET6, which is 10 on Linux
+/// (Python prints the local system's number: 30 on macOS, 28 on FreeBSD, 23 on Windows).
+/// `type=1` is SOCK_STREAM (TCP) and `proto=0` the default protocol.
+pub fn socket_repr(local: Option<SocketAddr>, peer: Option<SocketAddr>) -> String {
+    let family = match local.or(peer) {
+        Some(SocketAddr::V6(_)) => 10,
+        _ => 2,
+    };
+    let mut out = format!("<socket.socket family={family}, type=1, proto=0");
+    if let Some(local) = local {
+        out.push_str(&format!(", laddr={}", addr_repr(local)));
+    }
+    if let Some(peer) = peer {
+        out.push_str(&format!(", raddr={}", addr_repr(peer)));
+    }
+    out.push('>');
+    out
+}
+
+/// Reprs joined as Python prints a list of them: `[a, b]`, and `[]` for none.
+pub fn list_repr(items: &[String]) -> String {
+    format!("[{}]", items.join(", "))
 }
 
 #[cfg(test)]
@@ -340,15 +377,76 @@ mod tests {
     }
 
     #[test]
-    fn addresses_and_bytes_print_like_python() {
+    fn bytes_print_like_python() {
+        let cases: [(&[u8], &str); 14] = [
+            (b"hello world", "b'hello world'"),
+            (b"", "b''"),
+            (b"x", "b'x'"),
+            (b"hello pdudo\r\n", r"b'hello pdudo\r\n'"),
+            (b"a\\b\t", r"b'a\\b\t'"),
+            (b"\xff\n\0\\", r"b'\xff\n\x00\\'"),
+            (&[0xff, 0xfe, 0, 0x7f], r"b'\xff\xfe\x00\x7f'"),
+            (&[0xc7, 0, 0, 0], r"b'\xc7\x00\x00\x00'"),
+            (&[0x7f, 0x80], r"b'\x7f\x80'"),
+            // Vertical tab, form feed and escape have no short escape in Python.
+            (b"\x0b\x0c\x1b", r"b'\x0b\x0c\x1b'"),
+            // A ' alone switches to double quotes; with a " too, the ' is escaped.
+            (b"it's", r#"b"it's""#),
+            (b"'\"", r#"b'\'"'"#),
+            (
+                b"hello \xff\x00'\"\\ world\n\t\r",
+                r#"b'hello \xff\x00\'"\\ world\n\t\r'"#,
+            ),
+            (b"say \"hi\"", r#"b'say "hi"'"#),
+        ];
+        for (bytes, text) in cases {
+            assert_eq!(bytes_repr(bytes), text, "{bytes:?}");
+        }
+    }
+
+    #[test]
+    fn addresses_print_like_python() {
         let v4: SocketAddr = "127.0.0.1:5000".parse().unwrap();
         assert_eq!(addr_repr(v4), "('127.0.0.1', 5000)");
+        let any: SocketAddr = "0.0.0.0:8888".parse().unwrap();
+        assert_eq!(addr_repr(any), "('0.0.0.0', 8888)");
         let v6: SocketAddr = "[::1]:5000".parse().unwrap();
         assert_eq!(addr_repr(v6), "('::1', 5000, 0, 0)");
-        assert_eq!(bytes_repr(b"x"), "b'x'");
-        assert_eq!(bytes_repr(b""), "b''");
-        assert_eq!(bytes_repr(b"\xff\n\0\\"), "b'\\xff\\n\\x00\\\\'");
-        assert_eq!(bytes_repr(b"it's"), "b\"it's\"");
-        assert_eq!(bytes_repr(b"'\""), "b'\\'\"'");
+    }
+
+    #[test]
+    fn sockets_and_lists_print_like_python_without_the_fd() {
+        let local: SocketAddr = "127.0.0.1:8001".parse().unwrap();
+        let peer: SocketAddr = "127.0.0.1:45666".parse().unwrap();
+        let listener = socket_repr(Some(local), None);
+        assert_eq!(
+            listener,
+            "<socket.socket family=2, type=1, proto=0, laddr=('127.0.0.1', 8001)>"
+        );
+        let conn = socket_repr(Some(local), Some(peer));
+        assert_eq!(
+            conn,
+            "<socket.socket family=2, type=1, proto=0, laddr=('127.0.0.1', 8001), \
+             raddr=('127.0.0.1', 45666)>"
+        );
+        assert_eq!(list_repr(&[]), "[]");
+        assert_eq!(
+            list_repr(&[listener, conn]),
+            "[<socket.socket family=2, type=1, proto=0, laddr=('127.0.0.1', 8001)>, \
+             <socket.socket family=2, type=1, proto=0, laddr=('127.0.0.1', 8001), \
+             raddr=('127.0.0.1', 45666)>]"
+        );
+        // IPv6, with Linux's AF_INET6 = 10.
+        let local6: SocketAddr = "[::1]:8001".parse().unwrap();
+        let peer6: SocketAddr = "[::1]:59726".parse().unwrap();
+        assert_eq!(
+            socket_repr(Some(local6), None),
+            "<socket.socket family=10, type=1, proto=0, laddr=('::1', 8001, 0, 0)>"
+        );
+        assert_eq!(
+            socket_repr(Some(local6), Some(peer6)),
+            "<socket.socket family=10, type=1, proto=0, laddr=('::1', 8001, 0, 0), \
+             raddr=('::1', 59726, 0, 0)>"
+        );
     }
 }

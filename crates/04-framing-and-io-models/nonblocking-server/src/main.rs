@@ -8,7 +8,7 @@ use std::thread;
 use std::time::Duration;
 
 use lesson_cli::Args;
-use wire_helpers::{py_addr, py_list, py_stream};
+use py_compat::{addr_repr, list_repr, socket_repr};
 
 const HELP: &str = "\
 usage: nonblocking-server [--addr HOST:PORT] [--idle-ms MS]
@@ -58,15 +58,18 @@ fn start_server(addr: &str, idle: Duration) -> io::Result<()> {
         match server.accept() {
             Ok((conn, addr)) => {
                 busy = true;
-                println!("{}", py_addr(&addr));
+                println!("{}", addr_repr(addr));
                 // An accepted socket does not inherit non-blocking mode on every system
                 // (on Linux it does not): without this, one silent client would block
                 // the whole loop in its read, and every other client would wait.
                 match conn.set_nonblocking(true) {
                     Ok(()) => {
                         rlist.push((conn, addr));
-                        let socks: Vec<String> = rlist.iter().map(|(c, _)| py_stream(c)).collect();
-                        println!("{}", py_list(&socks));
+                        let socks: Vec<String> = rlist
+                            .iter()
+                            .map(|(c, _)| socket_repr(c.local_addr().ok(), c.peer_addr().ok()))
+                            .collect();
+                        println!("{}", list_repr(&socks));
                     }
                     Err(e) => eprintln!(
                         "nonblocking-server: {addr}: cannot make the socket non-blocking: {}; closing",

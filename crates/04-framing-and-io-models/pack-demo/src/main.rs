@@ -2,7 +2,7 @@
 //! A number becomes exactly four bytes: the fixed-size header of a length-prefixed frame.
 
 use lesson_cli::Args;
-use wire_helpers::py_bytes;
+use py_compat::bytes_repr;
 
 const HELP: &str = "\
 usage: pack-demo [NUMBER]
@@ -38,7 +38,7 @@ fn main() {
     let v2 = i32::from_le_bytes(v1);
     println!("({v2},)");
 
-    eprintln!("struct.pack('i', {number}) = {} = {v1:?}", py_bytes(&v1));
+    eprintln!("struct.pack('i', {number}) = {} = {v1:?}", bytes_repr(&v1));
     eprintln!(
         "byte order: 'i' uses the machine's order, little-endian (lowest byte first) on every \
          PC and phone; network order '!i' would be {:?}",

@@ -6,6 +6,7 @@ use std::net::TcpStream;
 use std::time::Duration;
 
 use lesson_cli::Args;
+use py_compat::bytes_repr;
 
 const HELP: &str = "\
 usage: select-client [--addr HOST:PORT] [--count N]
@@ -51,7 +52,7 @@ fn main() {
         if let Err(e) = read_reply(&mut client, &mut data) {
             args.fail(format_args!("no reply from {addr}: {e}"));
         }
-        println!("{}", py_bytes(&data));
+        println!("{}", bytes_repr(&data));
     }
 }
 
@@ -74,9 +75,4 @@ fn read_reply(client: &mut TcpStream, data: &mut [u8]) -> Result<(), String> {
         }
     }
     Ok(())
-}
-
-/// How Python prints bytes; the reply is plain ASCII, so this short form suffices.
-fn py_bytes(data: &[u8]) -> String {
-    format!("b'{}'", data.escape_ascii())
 }

@@ -7,7 +7,7 @@ use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 
 use lesson_cli::Args;
-use wire_helpers::{py_bytes, py_list, py_listener, py_stream};
+use py_compat::{bytes_repr, list_repr, socket_repr};
 
 const HELP: &str = "\
 usage: select-server [--addr HOST:PORT]
@@ -63,12 +63,13 @@ fn start_server(server: TcpListener) -> io::Result<()> {
         let ready = sys::wait_readable(&server, &read_list)?;
         let mut r_list = Vec::new();
         if ready.server {
-            r_list.push(py_listener(&server));
+            r_list.push(socket_repr(server.local_addr().ok(), None));
         }
         for &i in &ready.clients {
-            r_list.push(py_stream(&read_list[i].0));
+            let conn = &read_list[i].0;
+            r_list.push(socket_repr(conn.local_addr().ok(), conn.peer_addr().ok()));
         }
-        println!("{}", py_list(&r_list));
+        println!("{}", list_repr(&r_list));
 
         // Serve the ready clients first, from the back, so that removing one keeps the
         // indexes of the others valid; then accept (new clients go at the end).
@@ -82,7 +83,7 @@ fn start_server(server: TcpListener) -> io::Result<()> {
                     read_list.remove(i);
                 }
                 Ok(n) => {
-                    println!("{}", py_bytes(&data[..n]));
+                    println!("{}", bytes_repr(&data[..n]));
                     if let Err(e) = conn.write_all(&data[..n].to_ascii_uppercase()) {
                         eprintln!(
                             "select-server: {addr}: cannot send the reply: {}; closing",

@@ -1,15 +1,11 @@
-//! What several lesson-04 programs share, kept out of their `main.rs` so each one shows
-//! only its networking:
-//!
-//! - the 4-byte length header of `framed-server` and `framed-client` (pure functions: the
-//!   programs do their own reads and writes, in plain sight);
-//! - how Python prints bytes (`b'hello'`), an address (`('127.0.0.1', 8001)`) and a socket
-//!   (`<socket.socket fd=3, ...>`), so stdout matches the originals'.
+//! The 4-byte length header of `framed-server` and `framed-client`, encoded and decoded
+//! in one place so that both ends agree on it. Pure functions: the programs do their own
+//! reads and writes, in plain sight in their `main.rs`. (How Python prints bytes,
+//! addresses and sockets lives in the shared crate `py-compat`.)
 
 #![forbid(unsafe_code)]
 
 use std::fmt;
-use std::net::{SocketAddr, TcpListener, TcpStream};
 
 /// The header is 4 bytes, like `struct.pack('i', n)`.
 pub const HEADER_LEN: usize = 4;
@@ -69,101 +65,6 @@ pub fn decode_header(header: [u8; HEADER_LEN]) -> Result<usize, HeaderError> {
     Ok(len)
 }
 
-/// Bytes as Python's `print(data)` shows them: `b'hello world'`, `b'\xff\n'`.
-pub fn py_bytes(data: &[u8]) -> String {
-    // Python picks double quotes only when the bytes hold a ' and no ".
-    let quote = if data.contains(&b'\'') && !data.contains(&b'"') {
-        '"'
-    } else {
-        '\''
-    };
-    let mut out = String::from("b");
-    out.push(quote);
-    for &b in data {
-        match b {
-            b'\\' => out.push_str("\\\\"),
-            b'\t' => out.push_str("\\t"),
-            b'\n' => out.push_str("\\n"),
-            b'\r' => out.push_str("\\r"),
-            _ if b as char == quote => {
-                out.push('\\');
-                out.push(quote);
-            }
-            0x20..=0x7e => out.push(b as char),
-            _ => out.push_str(&format!("\\x{b:02x}")),
-        }
-    }
-    out.push(quote);
-    out
-}
-
-/// An address as Python prints the `addr` that accept returns: `('127.0.0.1', 8001)`.
-pub fn py_addr(addr: &SocketAddr) -> String {
-    match addr {
-        SocketAddr::V4(a) => format!("('{}', {})", a.ip(), a.port()),
-        // Python's IPv6 address is a 4-tuple: host, port, flowinfo, scope id.
-        SocketAddr::V6(a) => format!(
-            "('{}', {}, {}, {})",
-            a.ip(),
-            a.port(),
-            a.flowinfo(),
-            a.scope_id()
-        ),
-    }
-}
-
-/// A connected socket as Python 3.11 prints it inside a list:
-/// `<socket.socket fd=4, family=2, type=1, proto=0, laddr=(...), raddr=(...)>`.
-pub fn py_stream(stream: &TcpStream) -> String {
-    py_socket(
-        fd_of(stream),
-        stream.local_addr().ok(),
-        stream.peer_addr().ok(),
-    )
-}
-
-/// A listening socket as Python 3.11 prints it (no `raddr`: nobody is on the other end).
-pub fn py_listener(listener: &TcpListener) -> String {
-    py_socket(fd_of(listener), listener.local_addr().ok(), None)
-}
-
-/// A list of reprs as Python prints a list: `[a, b]`.
-pub fn py_list(items: &[String]) -> String {
-    format!("[{}]", items.join(", "))
-}
-
-fn py_socket(fd: Option<i64>, local: Option<SocketAddr>, peer: Option<SocketAddr>) -> String {
-    let mut out = String::from("<socket.socket");
-    if let Some(fd) = fd {
-        out.push_str(&format!(" fd={fd},"));
-    }
-    // AF_INET is 2 and AF_INET6 is 10 on Linux; SOCK_STREAM is 1.
-    let family = match local {
-        Some(SocketAddr::V6(_)) => 10,
-        _ => 2,
-    };
-    out.push_str(&format!(" family={family}, type=1, proto=0"));
-    if let Some(local) = local {
-        out.push_str(&format!(", laddr={}", py_addr(&local)));
-    }
-    if let Some(peer) = peer {
-        out.push_str(&format!(", raddr={}", py_addr(&peer)));
-    }
-    out.push('>');
-    out
-}
-
-/// The socket's file descriptor: the small number the kernel knows it by (Unix only).
-#[cfg(unix)]
-fn fd_of(socket: &impl std::os::fd::AsRawFd) -> Option<i64> {
-    Some(i64::from(socket.as_raw_fd()))
-}
-
-#[cfg(not(unix))]
-fn fd_of<T>(_socket: &T) -> Option<i64> {
-    None
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -207,34 +108,5 @@ mod tests {
                 .to_string()
                 .contains("-5 bytes: a length cannot be negative")
         );
-    }
-
-    #[test]
-    fn bytes_print_like_python() {
-        // Expected strings from Python 3.11: print(b'...').
-        assert_eq!(py_bytes(b"hello world"), "b'hello world'");
-        assert_eq!(py_bytes(b""), "b''");
-        assert_eq!(
-            py_bytes(b"hello \xff\x00'\"\\ world\n\t\r"),
-            r#"b'hello \xff\x00\'"\\ world\n\t\r'"#
-        );
-        assert_eq!(py_bytes(b"it's"), r#"b"it's""#);
-        assert_eq!(py_bytes(&[0xc7, 0, 0, 0]), r"b'\xc7\x00\x00\x00'");
-        assert_eq!(py_bytes(&[0x7f, 0x80]), r"b'\x7f\x80'");
-    }
-
-    #[test]
-    fn addresses_and_sockets_print_like_python() {
-        let addr: SocketAddr = "127.0.0.1:8001".parse().unwrap();
-        assert_eq!(py_addr(&addr), "('127.0.0.1', 8001)");
-        let peer: SocketAddr = "127.0.0.1:55326".parse().unwrap();
-        let text = py_socket(Some(5), Some(addr), Some(peer));
-        assert_eq!(
-            text,
-            "<socket.socket fd=5, family=2, type=1, proto=0, \
-             laddr=('127.0.0.1', 8001), raddr=('127.0.0.1', 55326)>"
-        );
-        assert_eq!(py_list(&[]), "[]");
-        assert_eq!(py_list(&["a".into(), "b".into()]), "[a, b]");
     }
 }
