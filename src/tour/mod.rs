@@ -21,13 +21,11 @@ impl Tour {
     /// Starts `package` on a free loopback port (plus `args`) and returns its address.
     pub fn server(&mut self, package: &str, args: &[&str]) -> Result<String, String> {
         let server = Server::start(package, args)?;
-        let addr_given = args.iter().any(|a| a.starts_with("--addr"));
-        let shown = if addr_given {
-            ""
-        } else {
-            " --addr 127.0.0.1:0"
-        };
-        println!("\n$ {package} {}{shown}", args.join(" "));
+        let mut shown = args.join(" ");
+        if !args.iter().any(|a| a.starts_with("--addr")) {
+            shown.push_str(" --addr 127.0.0.1:0");
+        }
+        println!("\n$ {package} {}", shown.trim_start());
         let addr = server.addr();
         println!("  (started, listening on {addr})");
         self.servers.push(server);

@@ -24,9 +24,20 @@ pub struct Args {
 }
 
 impl Args {
-    /// Reads this process's arguments. `--help` or `-h` prints `help` and exits.
+    /// Reads this process's arguments. `--help` or `-h` prints `help` and exits; an
+    /// argument that is not valid UTF-8 is a usage error.
     pub fn parse(program: &'static str, help: &'static str) -> Args {
-        Args::from_vec(program, help, std::env::args().skip(1).collect())
+        let mut rest = Vec::new();
+        for arg in std::env::args_os().skip(1) {
+            match arg.into_string() {
+                Ok(text) => rest.push(text),
+                Err(raw) => {
+                    let args = Args::from_vec(program, help, Vec::new());
+                    args.usage_error(format_args!("argument {raw:?} is not valid UTF-8"));
+                }
+            }
+        }
+        Args::from_vec(program, help, rest)
     }
 
     /// Like `parse`, from a given list (the program name not included).
