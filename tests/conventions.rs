@@ -83,3 +83,26 @@ fn every_program_answers_help_and_rejects_unknown_options() {
         );
     }
 }
+
+/// std::env::args would panic on an argument that is not UTF-8; lesson-cli reports it.
+/// (Only Unix lets a test build such an argument from raw bytes.)
+#[cfg(unix)]
+#[test]
+fn an_argument_that_is_not_utf8_is_a_usage_error() {
+    use std::ffi::OsString;
+    use std::os::unix::ffi::OsStringExt;
+
+    let bad = OsString::from_vec(vec![b'a', 0xff]);
+    let out = Command::new(binary("timestamp-client").unwrap())
+        .arg(bad)
+        .timeout(std::time::Duration::from_secs(20))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .starts_with("timestamp-client: argument \"a\\xFF\" is not valid UTF-8\nusage: "),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
