@@ -1,9 +1,10 @@
 //! Lesson 03: the smallest TCP server of the lesson, a port of its first example:
 //! create a socket, bind it, listen, then accept clients forever and print each one.
 
-use std::net::{SocketAddr, TcpListener};
+use std::net::TcpListener;
 
 use lesson_cli::Args;
+use py_compat::{addr_repr, socket_repr};
 
 const HELP: &str = "\
 usage: accept-printer [--addr HOST:PORT]
@@ -12,10 +13,9 @@ Lesson 03: the minimal accept loop (a port of the lesson's first example).
 Listens on every network interface, accepts each client that connects, prints it,
 and closes the connection at once. Try it with `telnet 127.0.0.1 9999`.
 
-stdout: one line per client: the accepted socket (Rust's debug view of the
-        TcpStream, where Python prints the socket object) and the client's
-        address as Python prints it, e.g.
-        TcpStream { addr: 127.0.0.1:9999, peer: 127.0.0.1:54321, fd: 4 } ('127.0.0.1', 54321)
+stdout: one line per client: the accepted socket and the client's address, as
+        Python 3.11 prints them (the socket without Python's fd=N), e.g.
+        <socket.socket family=2, type=1, proto=0, laddr=('127.0.0.1', 9999), raddr=('127.0.0.1', 54321)> ('127.0.0.1', 54321)
 stderr: `accept-printer: listening on ADDR` once bound, and any failed accept.
 
 options:
@@ -50,38 +50,14 @@ fn main() {
         // accept() waits for the next finished TCP handshake and returns a NEW socket for
         // that one client, plus the client's address; `s` keeps listening for others.
         match s.accept() {
-            Ok((client, addr)) => println!("{client:?} {}", py_addr(addr)),
+            Ok((client, addr)) => {
+                // print(client, addr): the socket's repr is built from its two ends.
+                let client_repr = socket_repr(client.local_addr().ok(), client.peer_addr().ok());
+                println!("{client_repr} {}", addr_repr(addr));
+            }
             Err(e) => eprintln!("accept-printer: accept failed: {}", lesson_cli::reason(&e)),
         }
         // `client` is dropped here, which closes that connection: this server only
         // says hello to the kernel's handshake and never talks to anyone.
-    }
-}
-
-/// An address as Python prints its address tuple: `('127.0.0.1', 54321)`, or for IPv6
-/// `('::1', 54321, 0, 0)` (flow info and scope id, as Python's AF_INET6 tuples carry).
-fn py_addr(addr: SocketAddr) -> String {
-    match addr {
-        SocketAddr::V4(v4) => format!("('{}', {})", v4.ip(), v4.port()),
-        SocketAddr::V6(v6) => format!(
-            "('{}', {}, {}, {})",
-            v6.ip(),
-            v6.port(),
-            v6.flowinfo(),
-            v6.scope_id()
-        ),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn addresses_look_like_python_tuples() {
-        let v4: SocketAddr = "127.0.0.1:54321".parse().unwrap();
-        assert_eq!(py_addr(v4), "('127.0.0.1', 54321)");
-        let v6: SocketAddr = "[::1]:8888".parse().unwrap();
-        assert_eq!(py_addr(v6), "('::1', 8888, 0, 0)");
     }
 }

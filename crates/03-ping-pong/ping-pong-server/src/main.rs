@@ -11,6 +11,7 @@ use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::thread;
 
 use lesson_cli::Args;
+use py_compat::{addr_repr, bytes_repr};
 
 const HELP: &str = "\
 usage: ping-pong-server [--addr HOST:PORT]
@@ -157,7 +158,7 @@ fn ping_pong_server(sock: Sock) {
                         continue;
                     }
                 };
-                println!("udp {} {}", py_addr(addr), shown(&buf[..n]));
+                println!("udp {} {}", addr_repr(addr), shown(&buf[..n]));
                 if let Err(e) = s.send_to(PONG, addr) {
                     let why = lesson_cli::reason(&e);
                     eprintln!("ping-pong-server: udp {addr}: cannot send pong: {why}");
@@ -190,7 +191,7 @@ fn ping_pong_tcp(client: TcpStream, addr: SocketAddr) -> Result<(), String> {
             ));
         }
         // A last line without a newline (the client closed right after it) still counts.
-        println!("tcp {} {}", py_addr(addr), shown(&line));
+        println!("tcp {} {}", addr_repr(addr), shown(&line));
         writer
             .write_all(PONG)
             .map_err(|e| format!("cannot send pong: {}", lesson_cli::reason(&e)))?;
@@ -201,72 +202,19 @@ fn ping_pong_tcp(client: TcpStream, addr: SocketAddr) -> Result<(), String> {
 /// A message as stdout shows it: Python's bytes repr of at most SHOWN bytes.
 fn shown(message: &[u8]) -> String {
     if message.len() <= SHOWN {
-        py_bytes(message)
+        bytes_repr(message)
     } else {
         format!(
             "{} ({} bytes, the first {SHOWN} shown)",
-            py_bytes(&message[..SHOWN]),
+            bytes_repr(&message[..SHOWN]),
             message.len()
         )
-    }
-}
-
-/// Bytes as Python's repr prints them: `b'hello pdudo\r\n'`, `b'\xff'`, `b"it's"`.
-fn py_bytes(bytes: &[u8]) -> String {
-    let quote = if bytes.contains(&b'\'') && !bytes.contains(&b'"') {
-        b'"'
-    } else {
-        b'\''
-    };
-    let mut text = String::from("b");
-    text.push(char::from(quote));
-    for &b in bytes {
-        match b {
-            b'\\' => text.push_str("\\\\"),
-            b'\t' => text.push_str("\\t"),
-            b'\n' => text.push_str("\\n"),
-            b'\r' => text.push_str("\\r"),
-            _ if b == quote => {
-                text.push('\\');
-                text.push(char::from(b));
-            }
-            0x20..=0x7e => text.push(char::from(b)),
-            _ => text.push_str(&format!("\\x{b:02x}")),
-        }
-    }
-    text.push(char::from(quote));
-    text
-}
-
-/// An address as Python prints its address tuple: `('127.0.0.1', 54321)`, or for IPv6
-/// `('::1', 54321, 0, 0)`.
-fn py_addr(addr: SocketAddr) -> String {
-    match addr {
-        SocketAddr::V4(v4) => format!("('{}', {})", v4.ip(), v4.port()),
-        SocketAddr::V6(v6) => format!(
-            "('{}', {}, {}, {})",
-            v6.ip(),
-            v6.port(),
-            v6.flowinfo(),
-            v6.scope_id()
-        ),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn bytes_look_like_python_reprs() {
-        // Expected strings from Python's repr() of the same bytes.
-        assert_eq!(py_bytes(b"hello pdudo\r\n"), r"b'hello pdudo\r\n'");
-        assert_eq!(py_bytes(b""), "b''");
-        assert_eq!(py_bytes(&[0xff, 0xfe, 0, 0x7f]), r"b'\xff\xfe\x00\x7f'");
-        assert_eq!(py_bytes(b"it's"), r#"b"it's""#);
-        assert_eq!(py_bytes(b"'\""), r#"b'\'"'"#);
-        assert_eq!(py_bytes(b"a\\b\t"), r"b'a\\b\t'");
-    }
 
     #[test]
     fn long_messages_are_cut_for_display() {
@@ -281,14 +229,6 @@ mod tests {
             text.len(),
             3 + 1024 + " (65507 bytes, the first 1024 shown)".len()
         );
-        assert_eq!(shown(&[b'y'; 1024]), py_bytes(&[b'y'; 1024]));
-    }
-
-    #[test]
-    fn addresses_look_like_python_tuples() {
-        let v4: SocketAddr = "127.0.0.1:54321".parse().unwrap();
-        assert_eq!(py_addr(v4), "('127.0.0.1', 54321)");
-        let v6: SocketAddr = "[::1]:8888".parse().unwrap();
-        assert_eq!(py_addr(v6), "('::1', 8888, 0, 0)");
+        assert_eq!(shown(&[b'y'; 1024]), bytes_repr(&[b'y'; 1024]));
     }
 }
