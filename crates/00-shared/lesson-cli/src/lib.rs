@@ -155,6 +155,15 @@ fn options(rest: &[String]) -> &[String] {
     &rest[..end]
 }
 
+/// Whether a read failed because its read timeout expired (`set_read_timeout`): Unix
+/// reports that as WouldBlock, Windows as TimedOut.
+pub fn is_timeout(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+    )
+}
+
 fn check_addr(addr: &str) -> Result<(), String> {
     match addr.rsplit_once(':') {
         Some((host, port)) if !host.is_empty() && port.parse::<u16>().is_ok() => Ok(()),

@@ -89,7 +89,7 @@ fn serve(mut tcp_client: TcpStream, timeout: Duration) -> Result<(), String> {
             // read returns 0 when the peer has closed its side: nothing more will come.
             Ok(0) => break,
             Ok(n) => recv_data.extend_from_slice(&buf[..n]),
-            Err(e) if is_timeout(&e) => {
+            Err(e) if lesson_cli::is_timeout(&e) => {
                 return Err(format!("sent no command within {timeout:?}; closing"));
             }
             Err(e) => return Err(format!("read failed: {}", lesson_cli::reason(&e))),
@@ -106,14 +106,6 @@ fn serve(mut tcp_client: TcpStream, timeout: Duration) -> Result<(), String> {
     tcp_client
         .write_all(ctime(SystemTime::now()).as_bytes())
         .map_err(|e| format!("write failed: {}", lesson_cli::reason(&e)))
-}
-
-fn is_timeout(e: &io::Error) -> bool {
-    // Unix reports an expired read timeout as WouldBlock, Windows as TimedOut.
-    matches!(
-        e.kind(),
-        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-    )
 }
 
 /// The time in the layout of Python's time.ctime(), `Sun May 27 21:43:58 2018`, in UTC:

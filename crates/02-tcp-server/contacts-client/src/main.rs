@@ -2,7 +2,7 @@
 //! Its arguments are the command: `contacts-client add zhangsan 13800138000` sends
 //! `add;zhangsan;13800138000`, prints the answer, and says `exit`.
 
-use std::io::{self, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
@@ -77,7 +77,9 @@ fn recv(s: &mut TcpStream, timeout: Duration) -> Result<String, String> {
         match s.read(&mut buf) {
             Ok(0) => return Err("the server closed the connection without an answer".into()),
             Ok(n) => data.extend_from_slice(&buf[..n]),
-            Err(e) if is_timeout(&e) => return Err(format!("no answer within {timeout:?}")),
+            Err(e) if lesson_cli::is_timeout(&e) => {
+                return Err(format!("no answer within {timeout:?}"));
+            }
             Err(e) => {
                 return Err(format!(
                     "cannot read the answer: {}",
@@ -92,12 +94,4 @@ fn recv(s: &mut TcpStream, timeout: Duration) -> Result<String, String> {
             Err(_) => return Err("the answer is not UTF-8 text".into()),
         }
     }
-}
-
-fn is_timeout(e: &io::Error) -> bool {
-    // Unix reports an expired read timeout as WouldBlock, Windows as TimedOut.
-    matches!(
-        e.kind(),
-        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-    )
 }

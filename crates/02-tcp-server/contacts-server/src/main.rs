@@ -310,10 +310,10 @@ fn recv_command(
             Ok(0) if !started => return Ok(Incoming::Closed),
             // Closed, or paused for `gap`: what we have is the whole command.
             Ok(0) => return Ok(finish(std::mem::take(pending), dropped)),
-            Err(e) if is_timeout(&e) && started => {
+            Err(e) if lesson_cli::is_timeout(&e) && started => {
                 return Ok(finish(std::mem::take(pending), dropped));
             }
-            Err(e) if is_timeout(&e) => return Ok(Incoming::Silent),
+            Err(e) if lesson_cli::is_timeout(&e) => return Ok(Incoming::Silent),
             Err(e) => return Err(e),
             Ok(n) => pending.extend_from_slice(&buf[..n]),
         }
@@ -326,14 +326,6 @@ fn finish(command: Vec<u8>, dropped: usize) -> Incoming {
     } else {
         Incoming::Command(command)
     }
-}
-
-fn is_timeout(e: &io::Error) -> bool {
-    // Unix reports an expired read timeout as WouldBlock, Windows as TimedOut.
-    matches!(
-        e.kind(),
-        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-    )
 }
 
 #[cfg(test)]

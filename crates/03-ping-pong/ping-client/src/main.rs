@@ -86,7 +86,7 @@ fn ping_tcp(addr: &str, line: &[u8], timeout: Duration) -> Result<Vec<u8>, Strin
         .take(1024)
         .read_until(b'\n', &mut reply)
         .map_err(|e| {
-            if is_timeout(&e) {
+            if lesson_cli::is_timeout(&e) {
                 format!("no reply from {addr} within {timeout:?}")
             } else {
                 format!("no reply from {addr}: {}", lesson_cli::reason(&e))
@@ -130,7 +130,7 @@ fn ping_udp(addr: &str, line: &[u8], timeout: Duration) -> Result<Vec<u8>, Strin
             Ok((n, from)) => {
                 eprintln!("ping-client: ignored {n} bytes from {from}, not from {server}");
             }
-            Err(e) if is_timeout(&e) => return Err(no_udp_reply(addr, timeout)),
+            Err(e) if lesson_cli::is_timeout(&e) => return Err(no_udp_reply(addr, timeout)),
             // Windows reports the "port unreachable" answer to our datagram this way.
             Err(e) => {
                 return Err(format!(
@@ -161,12 +161,4 @@ fn resolve(addr: &str) -> Result<SocketAddr, String> {
         .or(all.first())
         .copied()
         .ok_or_else(|| format!("cannot resolve {addr}: no address"))
-}
-
-fn is_timeout(e: &io::Error) -> bool {
-    // Unix reports an expired read timeout as WouldBlock, Windows as TimedOut.
-    matches!(
-        e.kind(),
-        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-    )
 }

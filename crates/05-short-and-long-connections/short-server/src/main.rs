@@ -141,10 +141,10 @@ fn serve(transport: &mut TcpStream, timeout: Duration) -> End {
                 };
             }
             Ok(n) => n,
-            Err(e) if is_timeout(&e) && data.is_empty() => {
+            Err(e) if lesson_cli::is_timeout(&e) && data.is_empty() => {
                 return End::Dropped(format!("sent no request within {timeout:?}"));
             }
-            Err(e) if is_timeout(&e) => {
+            Err(e) if lesson_cli::is_timeout(&e) => {
                 return End::Dropped(format!(
                     "sent only {} within {timeout:?}",
                     bytes_repr(&data)
@@ -227,14 +227,6 @@ fn decoder(data: &[u8], at_end: bool) -> Result<f64, Decode> {
 /// _encoder: the reply letter and the number, as Python's str() prints it.
 fn encoder(query: &str, num: f64) -> Vec<u8> {
     format!("{query}{}", float_repr(num)).into_bytes()
-}
-
-fn is_timeout(e: &io::Error) -> bool {
-    // Unix reports an expired read timeout as WouldBlock, Windows as TimedOut.
-    matches!(
-        e.kind(),
-        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-    )
 }
 
 #[cfg(test)]
