@@ -1,13 +1,14 @@
 //! The workspace's one place for Python's way of printing and parsing, shared by the
-//! programs of lessons 03 to 05 (and later 02): wherever an original prints a Python
-//! repr, ours calls this crate, so every lesson prints it the same way and stdout and
-//! the wire match the originals.
+//! programs of lessons 02 to 05: wherever an original prints a Python repr, ours calls
+//! this crate, so every lesson prints it the same way and stdout and the wire match the
+//! originals.
 //!
 //! - [`parse_float`]: what Python's `float(text)` accepts, and what it would accept if
 //!   more bytes arrived (a request read from a stream may be cut anywhere);
 //! - [`float_repr`]: how Python prints a float (`4.0`, `0.25`, `1e+16`, `inf`), which is
 //!   also what `str(num)` puts on the wire;
 //! - [`bytes_repr`]: bytes as Python prints them, `b'hello world'`;
+//! - [`str_repr`]: a string as Python prints it, `'zhangsan'` or `"o'neil"`;
 //! - [`addr_repr`]: a socket address as Python prints it, `('127.0.0.1', 5000)`;
 //! - [`socket_repr`]: a TCP socket as Python 3.11 prints it, without the `fd=`;
 //! - [`list_repr`]: a list of reprs as Python prints a list, `[a, b]`.
@@ -237,6 +238,54 @@ pub fn bytes_repr(bytes: &[u8]) -> String {
     out
 }
 
+/// A string as Python's `repr()` prints it: in single quotes, or double quotes when it
+/// holds a single quote and no double quote; backslash escapes for the quote, the
+/// backslash and characters that are not printable. Chinese text prints as it is:
+/// `'张三'`, `"o'neil"`, `'a\\b'`, `'\u3000'`.
+pub fn str_repr(s: &str) -> String {
+    let quote = if s.contains('\'') && !s.contains('"') {
+        '"'
+    } else {
+        '\''
+    };
+    let mut out = String::from(quote);
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c == quote => {
+                out.push('\\');
+                out.push(c);
+            }
+            c if !is_printable(c) => {
+                let code = u32::from(c);
+                let escaped = match code {
+                    0..=0xff => format!("\\x{code:02x}"),
+                    0x100..=0xffff => format!("\\u{code:04x}"),
+                    _ => format!("\\U{code:08x}"),
+                };
+                out.push_str(&escaped);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push(quote);
+    out
+}
+
+/// Python's `str.isprintable()`, for the characters people type: controls, separators
+/// other than the space, and the usual invisible format characters are not printable.
+/// (std has no Unicode category table; rarer unprintable characters print as they are.)
+fn is_printable(c: char) -> bool {
+    let invisible = matches!(
+        u32::from(c),
+        0xad | 0x200b..=0x200f | 0x202a..=0x202e | 0x2060..=0x2064 | 0xe000..=0xf8ff | 0xfeff
+    );
+    !(c.is_control() || (c.is_whitespace() && c != ' ') || invisible)
+}
+
 /// A TCP socket as Python 3.11's `repr()` prints it, from its two ends: `local` is what
 /// `getsockname()` gives, `peer` what `getpeername()` gives (`None` for a listening
 /// socket, which has nobody on the other end):
@@ -402,6 +451,30 @@ mod tests {
         for (bytes, text) in cases {
             assert_eq!(bytes_repr(bytes), text, "{bytes:?}");
         }
+    }
+
+    #[test]
+    fn strings_print_like_python() {
+        // Expected strings from Python 3: repr(s).
+        let cases = [
+            ("test.py", "'test.py'"),
+            ("张三", "'张三'"),
+            ("it's", "\"it's\""),
+            ("o'neil", "\"o'neil\""),
+            ("a'b\"c", "'a\\'b\"c'"),
+            ("a\\b\n\t\r", "'a\\\\b\\n\\t\\r'"),
+            ("\u{1}\u{7f}\u{85}", "'\\x01\\x7f\\x85'"),
+            ("全角\u{3000}空格", "'全角\\u3000空格'"),
+            ("\u{200b}\u{feff}", "'\\u200b\\ufeff'"),
+            ("é 😀", "'é 😀'"),
+            ("", "''"),
+        ];
+        for (s, repr) in cases {
+            assert_eq!(str_repr(s), repr, "{s:?}");
+        }
+        // A list of strings, as Python prints sys.argv.
+        let argv = ["test.py", "arg1", "arg2", "arg3"].map(str_repr);
+        assert_eq!(list_repr(&argv), "['test.py', 'arg1', 'arg2', 'arg3']");
     }
 
     #[test]

@@ -8,6 +8,7 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::time::Duration;
 
 use lesson_cli::Args;
+use py_compat::str_repr;
 
 const HELP: &str = "\
 usage: contacts-server [--addr HOST:PORT] [--timeout-ms MS] [--gap-ms MS]
@@ -171,7 +172,7 @@ fn handle(contacts: &mut Contacts, text: &str) -> Result<String, String> {
         ["find", ..] => Err("use find;NAME".to_string()),
         _ => Err(format!(
             "unknown command {}, use add, remove or find",
-            py_repr(arg[0])
+            str_repr(arg[0])
         )),
     }
 }
@@ -212,57 +213,10 @@ impl fmt::Display for Contacts {
         let pairs: Vec<String> = self
             .entries
             .iter()
-            .map(|(name, phone)| format!("{}: {}", py_repr(name), py_repr(phone)))
+            .map(|(name, phone)| format!("{}: {}", str_repr(name), str_repr(phone)))
             .collect();
         write!(f, "{{{}}}", pairs.join(", "))
     }
-}
-
-/// A string as Python's repr() prints it: in single quotes, or double quotes when it
-/// holds a single quote and no double quote; backslash escapes for the quote, the
-/// backslash and characters that are not printable. Chinese text prints as it is.
-fn py_repr(s: &str) -> String {
-    let quote = if s.contains('\'') && !s.contains('"') {
-        '"'
-    } else {
-        '\''
-    };
-    let mut out = String::from(quote);
-    for c in s.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if c == quote => {
-                out.push('\\');
-                out.push(c);
-            }
-            c if !is_printable(c) => {
-                let code = u32::from(c);
-                let escaped = match code {
-                    0..=0xff => format!("\\x{code:02x}"),
-                    0x100..=0xffff => format!("\\u{code:04x}"),
-                    _ => format!("\\U{code:08x}"),
-                };
-                out.push_str(&escaped);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push(quote);
-    out
-}
-
-/// Python's str.isprintable(), for the characters people type: controls, separators
-/// other than the space, and the usual invisible format characters are not printable.
-/// (std has no Unicode category table; rarer unprintable characters print as they are.)
-fn is_printable(c: char) -> bool {
-    let invisible = matches!(
-        u32::from(c),
-        0xad | 0x200b..=0x200f | 0x202a..=0x202e | 0x2060..=0x2064 | 0xe000..=0xf8ff | 0xfeff
-    );
-    !(c.is_control() || (c.is_whitespace() && c != ' ') || invisible)
 }
 
 /// What one call of `recv_command` found.
@@ -387,18 +341,5 @@ mod tests {
             assert_eq!(run(&mut c, text), answer, "for {text:?}");
         }
         assert_eq!(c.to_string(), "{'zhangsan': '138'}");
-    }
-
-    #[test]
-    fn repr_matches_python() {
-        // Expected strings from Python 3: repr(s).
-        assert_eq!(py_repr("张三"), "'张三'");
-        assert_eq!(py_repr("o'neil"), "\"o'neil\"");
-        assert_eq!(py_repr("a'b\"c"), "'a\\'b\"c'");
-        assert_eq!(py_repr("a\\b\n\t\r"), "'a\\\\b\\n\\t\\r'");
-        assert_eq!(py_repr("\u{1}\u{7f}\u{85}"), "'\\x01\\x7f\\x85'");
-        assert_eq!(py_repr("全角\u{3000}空格"), "'全角\\u3000空格'");
-        assert_eq!(py_repr("\u{200b}\u{feff}"), "'\\u200b\\ufeff'");
-        assert_eq!(py_repr("é 😀"), "'é 😀'");
     }
 }
