@@ -4,7 +4,7 @@
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use assert_cmd::Command;
 use socket_lessons::{
@@ -334,35 +334,62 @@ fn framed_server_and_client_share_one_header_implementation() {
 
 // ---------------------------------------------------------------- non-blocking accept
 
-#[test]
-fn nonblocking_accept_fails_with_would_block_when_nobody_waits() {
+/// What nonblocking-accept says when nobody came to be accepted.
+const ACCEPT_WOULD_BLOCK: &str = "nonblocking-accept: accept failed: WouldBlock \
+    (Resource temporarily unavailable): nothing was ready, and a non-blocking socket does \
+    not wait (Python raises BlockingIOError here)\n";
+
+/// Runs nonblocking-accept with `args` on a free port, where nobody comes: it must fail
+/// with exit status 1 and print nothing on stdout. Returns its stderr, ports normalized.
+fn nonblocking_accept_alone(args: &[&str]) -> String {
     let out = program("nonblocking-accept")
         .args(["--addr", "127.0.0.1:0"])
+        .args(args)
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(out.stdout, b"");
-    let stderr = normalize(&String::from_utf8(out.stderr).unwrap());
+    normalize(&String::from_utf8(out.stderr).unwrap())
+}
+
+#[test]
+fn nonblocking_accept_fails_with_would_block_when_nobody_waits() {
     assert_eq!(
-        stderr,
-        "nonblocking-accept: listening on 127.0.0.1:PORT\n\
-         nonblocking-accept: accept failed: WouldBlock (Resource temporarily unavailable): \
-         nothing was ready, and a non-blocking socket does not wait \
-         (Python raises BlockingIOError here)\n"
+        nonblocking_accept_alone(&[]),
+        format!("nonblocking-accept: listening on 127.0.0.1:PORT\n{ACCEPT_WOULD_BLOCK}")
     );
 }
 
 #[test]
 fn nonblocking_accept_takes_a_client_that_came_during_the_wait() {
-    // The client connects while the server sleeps before its accept; the kernel queues
-    // the connection and its bytes, so the non-blocking accept and recv find them.
-    let mut server = Server::start("nonblocking-accept", &["--wait-ms", "1500"]).unwrap();
+    // The server retries its non-blocking accept (then recv) every 10 ms until the
+    // client's connection and bytes are there: no race, and the test ends as soon as the
+    // client has connected. The deadline is only reached when something is broken.
+    let started = Instant::now();
+    let mut server = Server::start("nonblocking-accept", &["--wait-ms", "20000"]).unwrap();
     client("nonblocking-accept-client", &server.addr())
         .assert()
         .success()
         .stdout("");
     assert_eq!(server.wait_for_stdout_lines(1).unwrap(), "hello1 world\n");
     assert!(wait_until(DEADLINE, || !server.is_running()));
+    // It stopped retrying once it had the message: it did not sit out its 20 s.
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "nonblocking-accept took {:?}",
+        started.elapsed()
+    );
+}
+
+#[test]
+fn nonblocking_accept_gives_up_at_its_deadline() {
+    // Nobody comes: it retries for the whole --wait-ms, then fails just as without it.
+    let started = Instant::now();
+    assert_eq!(
+        nonblocking_accept_alone(&["--wait-ms", "200"]),
+        format!("nonblocking-accept: listening on 127.0.0.1:PORT\n{ACCEPT_WOULD_BLOCK}")
+    );
+    assert!(started.elapsed() >= Duration::from_millis(200));
 }
 
 #[test]
@@ -660,14 +687,7 @@ fn lesson_page_shows_what_the_programs_print() {
     );
 
     // Non-blocking accept
-    let out = program("nonblocking-accept")
-        .args(["--addr", "127.0.0.1:0"])
-        .output()
-        .unwrap();
-    assert_eq!(
-        block("nonblocking-accept"),
-        normalize(&String::from_utf8(out.stderr).unwrap())
-    );
+    assert_eq!(block("nonblocking-accept"), nonblocking_accept_alone(&[]));
 
     // The polling server and its client
     let server = Server::start("nonblocking-server", &[]).unwrap();
