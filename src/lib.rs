@@ -4,12 +4,12 @@
 //! with deadlines instead of sleeps, and the expected-output blocks of the lesson pages.
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Read};
-use std::net::{SocketAddr, TcpStream};
+use std::io::{BufRead, BufReader, ErrorKind, Read};
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 use std::sync::{Arc, Mutex, OnceLock, mpsc};
-use std::thread;
+use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 /// How long a server may take to announce its address, and the default for every wait.
@@ -272,6 +272,77 @@ pub fn connect(addr: &str) -> Result<TcpStream, String> {
     }
 }
 
+/// A listener on a free loopback port, and its address.
+fn free_listener() -> Result<(TcpListener, SocketAddr), String> {
+    let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| format!("cannot bind: {e}"))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| format!("no local address: {e}"))?;
+    Ok((listener, addr))
+}
+
+/// A loopback address where nobody listens, for "cannot connect" tests: a port the OS
+/// just handed out as free and that is closed again, so a connect there is refused. (In
+/// theory another process could take it in between; the OS hands out ports in turn, so
+/// in practice nobody does within a test.)
+pub fn closed_port_addr() -> Result<String, String> {
+    let (listener, addr) = free_listener()?;
+    drop(listener);
+    Ok(addr.to_string())
+}
+
+/// A stand-in server for testing a client: listens on a free loopback port, takes ONE
+/// connection and hands it to `serve` on its own thread. Returns the address to give
+/// the client, and the thread: join it to get what `serve` returned (a failed accept,
+/// like a failed assertion in `serve`, is a panic that the join reports).
+pub fn one_shot_server<T: Send + 'static>(
+    serve: impl FnOnce(TcpStream) -> T + Send + 'static,
+) -> Result<(String, JoinHandle<T>), String> {
+    let (listener, addr) = free_listener()?;
+    let handle = thread::spawn(move || match listener.accept() {
+        Ok((stream, _)) => serve(stream),
+        Err(e) => panic!("the one-shot server on {addr} could not accept: {e}"),
+    });
+    Ok((addr.to_string(), handle))
+}
+
+/// Whether nothing arrives on `stream` for `quiet` (a read that times out, rather than
+/// bytes or end of stream): to check that a server waits for the rest of a request
+/// instead of judging the first piece. The stream's read timeout is restored after.
+pub fn stays_silent(stream: &mut TcpStream, quiet: Duration) -> bool {
+    let before = stream.read_timeout().ok().flatten();
+    let silent = stream.set_read_timeout(Some(quiet)).is_ok()
+        && matches!(
+            stream.read(&mut [0u8; 64]),
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut)
+        );
+    let _ = stream.set_read_timeout(before);
+    silent
+}
+
+/// Starts `package --addr ADDR`, where ADDR is a loopback port this process holds, and
+/// returns ADDR and what the program did (a server must fail to listen and exit; one that
+/// is still running after DEADLINE is killed, and its output returned as it stands).
+pub fn run_on_a_taken_port(package: &str) -> Result<(String, Output), String> {
+    let (taken, addr) = free_listener()?;
+    let addr = addr.to_string();
+    let mut child = Command::new(binary(package)?)
+        .args(["--addr", &addr])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot start {package}: {e}"))?;
+    if !wait_until(DEADLINE, || !matches!(child.try_wait(), Ok(None))) {
+        let _ = child.kill();
+    }
+    let output = child
+        .wait_with_output()
+        .map_err(|e| format!("cannot wait for {package}: {e}"))?;
+    drop(taken);
+    Ok((addr, output))
+}
+
 /// The blocks of a lesson page that are marked with `<!-- output: LABEL -->` on the line
 /// before their fence, as (label, text) pairs: the expected output that the tests compare
 /// with what the programs really print.
@@ -357,6 +428,35 @@ mod tests {
             marked_blocks(page),
             [("server".to_string(), "a\nb\n".to_string())]
         );
+    }
+
+    #[test]
+    fn nobody_listens_on_a_closed_port() {
+        let addr = closed_port_addr().unwrap();
+        let err = TcpStream::connect(&addr).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::ConnectionRefused);
+    }
+
+    #[test]
+    fn one_shot_server_hands_over_its_connection_and_silence_is_seen() {
+        use std::io::Write;
+        let (addr, server) = one_shot_server(|mut conn| {
+            let mut got = [0u8; 2];
+            conn.read_exact(&mut got).unwrap();
+            conn.write_all(b"ok").unwrap();
+            got
+        })
+        .unwrap();
+        let mut stream = connect(&addr).unwrap();
+        stream.set_read_timeout(Some(DEADLINE)).unwrap();
+        // Nothing sent yet, so nothing comes back.
+        assert!(stays_silent(&mut stream, Duration::from_millis(50)));
+        assert_eq!(stream.read_timeout().unwrap(), Some(DEADLINE));
+        stream.write_all(b"hi").unwrap();
+        assert_eq!(&server.join().unwrap(), b"hi");
+        // A reply, then end of stream: neither is silence.
+        assert!(!stays_silent(&mut stream, DEADLINE));
+        assert!(!stays_silent(&mut stream, DEADLINE));
     }
 
     #[test]

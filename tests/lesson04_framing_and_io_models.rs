@@ -2,13 +2,14 @@
 //! black box: every server is started for real, every client run for real.
 
 use std::io::{Read, Write};
-use std::net::{Shutdown, TcpListener, TcpStream};
+use std::net::{Shutdown, TcpStream};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use assert_cmd::Command;
 use socket_lessons::{
-    DEADLINE, Server, binary, connect, lesson_block, normalize_number, wait_until,
+    DEADLINE, Server, binary, closed_port_addr, connect, lesson_block, normalize_number,
+    one_shot_server, wait_until,
 };
 
 const PAGE: &str = "04-framing-and-io-models.md";
@@ -34,14 +35,44 @@ fn normalize(text: &str) -> String {
     normalize_number(&text, "'127.0.0.1', ", "PORT")
 }
 
-/// A loopback address where nobody listens.
-fn free_addr() -> String {
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    format!("127.0.0.1:{port}")
+/// Runs `package` against a port where nobody listens: exit 1, nothing on stdout, and
+/// one line on stderr that names the server it expected.
+fn assert_refused(package: &str, server_package: &str) {
+    let addr = closed_port_addr().unwrap();
+    client(package, &addr)
+        .assert()
+        .code(1)
+        .stdout("")
+        .stderr(format!(
+            "{package}: cannot connect to {addr}: Connection refused \
+             (is {server_package} running?)\n"
+        ));
+}
+
+/// A one-shot stand-in server that returns every byte its client sent.
+fn recording_server() -> (String, thread::JoinHandle<Vec<u8>>) {
+    one_shot_server(|mut conn| {
+        let mut all = Vec::new();
+        conn.read_to_end(&mut all).unwrap();
+        all
+    })
+    .unwrap()
+}
+
+/// Opens `n` connections at once, sends `{word}{i}` on each, and only then reads every
+/// reply: each must be its own message upper-cased. Returns the open connections.
+fn many_at_once(server: &Server, n: usize, word: &str) -> Vec<TcpStream> {
+    let mut conns: Vec<TcpStream> = (0..n).map(|_| raw(server)).collect();
+    for (i, conn) in conns.iter_mut().enumerate() {
+        conn.write_all(format!("{word}{i}").as_bytes()).unwrap();
+    }
+    for (i, conn) in conns.iter_mut().enumerate() {
+        let expected = format!("{word}{i}").to_ascii_uppercase();
+        let mut reply = vec![0u8; expected.len()];
+        conn.read_exact(&mut reply).unwrap();
+        assert_eq!(reply, expected.as_bytes());
+    }
+    conns
 }
 
 /// A raw TCP connection of the test's own, with a read timeout.
@@ -131,14 +162,7 @@ fn sticky_server_survives_garbage_and_keeps_serving() {
 
 #[test]
 fn sticky_client_without_a_server_says_so() {
-    let addr = free_addr();
-    client("sticky-client", &addr)
-        .assert()
-        .code(1)
-        .stdout("")
-        .stderr(format!(
-            "sticky-client: cannot connect to {addr}: Connection refused (is sticky-server running?)\n"
-        ));
+    assert_refused("sticky-client", "sticky-server");
 }
 
 // ---------------------------------------------------------------- struct.pack
@@ -169,14 +193,7 @@ fn pack_demo_prints_the_tuple_and_shows_the_bytes() {
 #[test]
 fn framed_client_sends_struct_pack_headers() {
     // The exact bytes on the wire, as Python's struct.pack('i', n) makes them.
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap().to_string();
-    let reader = thread::spawn(move || {
-        let (mut conn, _) = listener.accept().unwrap();
-        let mut all = Vec::new();
-        conn.read_to_end(&mut all).unwrap();
-        all
-    });
+    let (addr, reader) = recording_server();
     client("framed-client", &addr).assert().success().stdout("");
     let mut expected = frame(b"hello");
     expected.extend(frame(b" world"));
@@ -295,19 +312,17 @@ fn framed_server_takes_python_frames_one_recv_would_split() {
 
 #[test]
 fn framed_client_checks_its_arguments_and_its_server() {
-    client("framed-client", &free_addr())
+    let addr = closed_port_addr().unwrap();
+    client("framed-client", &addr)
         .args(["--size", "16777217"])
         .assert()
         .code(2)
         .stdout("");
-    client("framed-client", &free_addr())
+    client("framed-client", &addr)
         .args(["--chunk-size", "0"])
         .assert()
         .code(2);
-    let addr = free_addr();
-    client("framed-client", &addr).assert().code(1).stderr(format!(
-        "framed-client: cannot connect to {addr}: Connection refused (is framed-server running?)\n"
-    ));
+    assert_refused("framed-client", "framed-server");
 }
 
 #[test]
@@ -394,27 +409,12 @@ fn nonblocking_accept_gives_up_at_its_deadline() {
 
 #[test]
 fn nonblocking_accept_client_sends_hello1_world() {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap().to_string();
-    let reader = thread::spawn(move || {
-        let (mut conn, _) = listener.accept().unwrap();
-        let mut all = Vec::new();
-        conn.read_to_end(&mut all).unwrap();
-        all
-    });
+    let (addr, reader) = recording_server();
     client("nonblocking-accept-client", &addr)
         .assert()
         .success();
     assert_eq!(reader.join().unwrap(), b"hello1 world");
-
-    let addr = free_addr();
-    client("nonblocking-accept-client", &addr)
-        .assert()
-        .code(1)
-        .stderr(format!(
-            "nonblocking-accept-client: cannot connect to {addr}: Connection refused \
-             (is nonblocking-accept running?)\n"
-        ));
+    assert_refused("nonblocking-accept-client", "nonblocking-accept");
 }
 
 // ---------------------------------------------------------------- the polling server
@@ -494,17 +494,7 @@ fn nonblocking_server_forgets_a_client_that_leaves_and_serves_the_rest() {
 #[test]
 fn nonblocking_server_serves_50_clients_at_once() {
     let server = Server::start("nonblocking-server", &[]).unwrap();
-    let mut conns: Vec<TcpStream> = (0..50).map(|_| raw(&server)).collect();
-    for (i, conn) in conns.iter_mut().enumerate() {
-        conn.write_all(format!("message {i}").as_bytes()).unwrap();
-    }
-    for (i, conn) in conns.iter_mut().enumerate() {
-        let expected = format!("MESSAGE {i}");
-        let mut reply = vec![0u8; expected.len()];
-        conn.read_exact(&mut reply).unwrap();
-        assert_eq!(reply, expected.as_bytes());
-    }
-    drop(conns);
+    drop(many_at_once(&server, 50, "message "));
     assert!(wait_until(DEADLINE, || server
         .stderr()
         .matches("client left")
@@ -516,14 +506,12 @@ fn nonblocking_server_serves_50_clients_at_once() {
 
 #[test]
 fn nonblocking_client_reports_a_server_that_hangs_up() {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap().to_string();
-    let hang_up = thread::spawn(move || {
-        let (mut conn, _) = listener.accept().unwrap();
+    let (addr, hang_up) = one_shot_server(|mut conn| {
         let mut buf = [0u8; 16];
         let _ = conn.read(&mut buf).unwrap();
         // close without a reply
-    });
+    })
+    .unwrap();
     client("nonblocking-client", &addr)
         .write_stdin("hello\nnever sent\n")
         .assert()
@@ -533,14 +521,7 @@ fn nonblocking_client_reports_a_server_that_hangs_up() {
             "nonblocking-client: no reply from {addr}: the server closed the connection\n"
         ));
     hang_up.join().unwrap();
-    let addr = free_addr();
-    client("nonblocking-client", &addr)
-        .assert()
-        .code(1)
-        .stderr(format!(
-            "nonblocking-client: cannot connect to {addr}: Connection refused \
-             (is nonblocking-server running?)\n"
-        ));
+    assert_refused("nonblocking-client", "nonblocking-server");
 }
 
 // ---------------------------------------------------------------- poll(2)
@@ -610,16 +591,7 @@ fn select_server_survives_garbage_half_messages_and_50_clients() {
     gone.write_all(b"half").unwrap();
     drop(gone);
     // 50 at once.
-    let mut conns: Vec<TcpStream> = (0..50).map(|_| raw(&server)).collect();
-    for (i, conn) in conns.iter_mut().enumerate() {
-        conn.write_all(format!("n{i}").as_bytes()).unwrap();
-    }
-    for (i, conn) in conns.iter_mut().enumerate() {
-        let expected = format!("N{i}");
-        let mut reply = vec![0u8; expected.len()];
-        conn.read_exact(&mut reply).unwrap();
-        assert_eq!(reply, expected.as_bytes());
-    }
+    let conns = many_at_once(&server, 50, "n");
     // Still serving the first client, intact.
     round_trip(&mut junk, b"again", b"AGAIN");
     drop(conns);
@@ -632,15 +604,13 @@ fn select_server_survives_garbage_half_messages_and_50_clients() {
 
 #[test]
 fn select_client_reports_a_server_that_hangs_up() {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap().to_string();
-    let hang_up = thread::spawn(move || {
-        let (mut conn, _) = listener.accept().unwrap();
+    let (addr, hang_up) = one_shot_server(|mut conn| {
         // Read the whole request first: closing with unread data would reset the connection.
         let mut request = [0u8; 11];
         conn.read_exact(&mut request).unwrap();
         conn.write_all(b"HELLO").unwrap(); // half a reply, then gone
-    });
+    })
+    .unwrap();
     client("select-client", &addr)
         .assert()
         .code(1)
@@ -649,10 +619,7 @@ fn select_client_reports_a_server_that_hangs_up() {
             "select-client: no reply from {addr}: the server closed the connection\n"
         ));
     hang_up.join().unwrap();
-    let addr = free_addr();
-    client("select-client", &addr).assert().code(1).stderr(format!(
-        "select-client: cannot connect to {addr}: Connection refused (is select-server running?)\n"
-    ));
+    assert_refused("select-client", "select-server");
 }
 
 // ---------------------------------------------------------------- the lesson page
