@@ -61,32 +61,23 @@ fn main() {
             args.fail(format_args!("cannot send: {}", lesson_cli::reason(&e)));
         }
         // The reply is our message upper-cased, so exactly as many bytes. One recv may
-        // return only part of it (TCP is a byte stream), so read until all arrived.
+        // return only part of it (TCP is a byte stream): read_exact calls recv until all
+        // arrived, and fails if the server closes or the read timeout expires first.
         let mut data = vec![0u8; msg.len()];
-        if let Err(e) = read_reply(&mut client, &mut data) {
-            args.fail(format_args!("no reply from {addr}: {e}"));
+        if let Err(e) = client.read_exact(&mut data) {
+            args.fail(format_args!("no reply from {addr}: {}", no_reply(&e)));
         }
         println!("{}", String::from_utf8_lossy(&data));
     }
 }
 
-fn read_reply(client: &mut TcpStream, data: &mut [u8]) -> Result<(), String> {
-    let mut got = 0;
-    while got < data.len() {
-        match client.read(&mut data[got..]) {
-            Ok(0) => return Err("the server closed the connection".to_string()),
-            Ok(n) => got += n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                ) =>
-            {
-                return Err("nothing came back within 10 s".to_string());
-            }
-            Err(e) => return Err(lesson_cli::reason(&e)),
-        }
+/// Why read_exact found no whole reply, in words.
+fn no_reply(e: &io::Error) -> String {
+    if e.kind() == io::ErrorKind::UnexpectedEof {
+        "the server closed the connection".to_string()
+    } else if lesson_cli::is_timeout(e) {
+        "nothing came back within 10 s".to_string()
+    } else {
+        lesson_cli::reason(e)
     }
-    Ok(())
 }

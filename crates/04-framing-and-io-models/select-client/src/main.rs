@@ -47,32 +47,24 @@ fn main() {
         }
         sent += 1;
         // The reply is as long as the message; one recv could return part of it (or,
-        // without the wait for each reply, two replies stuck together): read exactly.
+        // without the wait for each reply, two replies stuck together): read_exact calls
+        // recv until exactly that many bytes arrived, or the server closes, or the read
+        // timeout expires.
         let mut data = [0u8; MESSAGE.len()];
-        if let Err(e) = read_reply(&mut client, &mut data) {
-            args.fail(format_args!("no reply from {addr}: {e}"));
+        if let Err(e) = client.read_exact(&mut data) {
+            args.fail(format_args!("no reply from {addr}: {}", no_reply(&e)));
         }
         println!("{}", bytes_repr(&data));
     }
 }
 
-fn read_reply(client: &mut TcpStream, data: &mut [u8]) -> Result<(), String> {
-    let mut got = 0;
-    while got < data.len() {
-        match client.read(&mut data[got..]) {
-            Ok(0) => return Err("the server closed the connection".to_string()),
-            Ok(n) => got += n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                ) =>
-            {
-                return Err("nothing came back within 10 s".to_string());
-            }
-            Err(e) => return Err(lesson_cli::reason(&e)),
-        }
+/// Why read_exact found no whole reply, in words.
+fn no_reply(e: &io::Error) -> String {
+    if e.kind() == io::ErrorKind::UnexpectedEof {
+        "the server closed the connection".to_string()
+    } else if lesson_cli::is_timeout(e) {
+        "nothing came back within 10 s".to_string()
+    } else {
+        lesson_cli::reason(e)
     }
-    Ok(())
 }
