@@ -7,7 +7,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use assert_cmd::Command;
-use socket_lessons::{Server, binary, connect, lesson_block, normalize_number};
+use socket_lessons::{Server, binary, connect, lesson_block, normalize_number, workspace_root};
 
 const PAGE: &str = "02-tcp-server.md";
 
@@ -529,6 +529,42 @@ fn servers_report_a_port_in_use() {
             .stderr(format!(
                 "{package}: cannot listen on {addr}: Address already in use\n"
             ));
+    }
+}
+
+// ---------------------------------------------------------------- tcp-messages
+
+#[test]
+fn servers_and_clients_read_messages_through_the_loop_the_page_shows() {
+    let read = |path: &str| std::fs::read_to_string(workspace_root().join(path)).unwrap();
+    let manifest = read("crates/02-tcp-server/messages/Cargo.toml");
+    assert!(manifest.contains("name = \"tcp-messages\""), "{manifest}");
+    // The page walks through the reading loop of "tcp-messages": the code it shows must
+    // be the code that runs, to the letter.
+    let page = read(&format!("lessons/{PAGE}"));
+    let shown = page
+        .split("<!-- source: tcp-messages -->\n```rust\n")
+        .nth(1)
+        .and_then(|rest| rest.split("```").next())
+        .expect("the page shows no block marked <!-- source: tcp-messages -->");
+    assert!(shown.contains("pub fn recv_message("), "{shown}");
+    let source = read("crates/02-tcp-server/messages/src/lib.rs");
+    assert!(
+        source.contains(shown),
+        "the page's copy of recv_message differs from crates/02-tcp-server/messages:\n{shown}"
+    );
+    // Both servers and both clients read through it: one framing, not four copies.
+    for program in [
+        "welcome-server",
+        "contacts-server",
+        "welcome-client",
+        "contacts-client",
+    ] {
+        let manifest = read(&format!("crates/02-tcp-server/{program}/Cargo.toml"));
+        assert!(
+            manifest.contains("tcp-messages = { path = \"../messages\" }"),
+            "{program} does not use \"tcp-messages\""
+        );
     }
 }
 

@@ -2,11 +2,12 @@
 //! Its arguments are the command: `contacts-client add zhangsan 13800138000` sends
 //! `add;zhangsan;13800138000`, prints the answer, and says `exit`.
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::TcpStream;
 use std::time::Duration;
 
 use lesson_cli::Args;
+use tcp_messages::recv_answer;
 
 const HELP: &str = "\
 usage: contacts-client [--addr HOST:PORT] [--timeout-ms MS] COMMAND ARG...
@@ -48,8 +49,11 @@ fn main() {
     if let Err(e) = s.set_read_timeout(Some(timeout)) {
         args.fail(lesson_cli::reason(&e));
     }
+    // Reads the greeting, then the answer to our command, with recv_answer
+    // from tcp-messages: what the server's one write brings. A close or a silence
+    // ends us with one line.
     let receive = |s: &mut TcpStream| {
-        recv(s, timeout).unwrap_or_else(|why| args.fail(format_args!("{addr}: {why}")))
+        recv_answer(s, timeout).unwrap_or_else(|why| args.fail(format_args!("{addr}: {why}")))
     };
 
     // The server speaks first: print its greeting.
@@ -65,33 +69,5 @@ fn main() {
 fn send(s: &mut TcpStream, data: &[u8], args: &Args) {
     if let Err(e) = s.write_all(data) {
         args.fail(format_args!("cannot send: {}", lesson_cli::reason(&e)));
-    }
-}
-
-/// One answer, like the original's `s.recv(1024).decode('utf-8')`, but an empty read
-/// (the server closed the connection) and a silent server are errors, not empty text.
-fn recv(s: &mut TcpStream, timeout: Duration) -> Result<String, String> {
-    let mut data = Vec::new();
-    let mut buf = [0u8; 1024];
-    loop {
-        match s.read(&mut buf) {
-            Ok(0) => return Err("the server closed the connection without an answer".into()),
-            Ok(n) => data.extend_from_slice(&buf[..n]),
-            Err(e) if lesson_cli::is_timeout(&e) => {
-                return Err(format!("no answer within {timeout:?}"));
-            }
-            Err(e) => {
-                return Err(format!(
-                    "cannot read the answer: {}",
-                    lesson_cli::reason(&e)
-                ));
-            }
-        }
-        match std::str::from_utf8(&data) {
-            Ok(text) => return Ok(text.to_string()),
-            // The read stopped in the middle of a character: the rest is on its way.
-            Err(e) if e.error_len().is_none() => continue,
-            Err(_) => return Err("the answer is not UTF-8 text".into()),
-        }
     }
 }

@@ -3,12 +3,12 @@
 //! the server answers each, and `exit` ends the conversation. One client at a time.
 
 use std::fmt;
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::time::Duration;
 
 use lesson_cli::Args;
 use py_compat::str_repr;
+use tcp_messages::{Incoming, MAX_MESSAGE, Pauses, recv_message};
 
 const HELP: &str = "\
 usage: contacts-server [--addr HOST:PORT] [--timeout-ms MS] [--gap-ms MS]
@@ -38,25 +38,14 @@ options:
   -h, --help         this text
 ";
 
-/// The longest command we accept: the original reads each one with `recv(1024)`.
-const MAX_COMMAND: usize = 1024;
-
-/// How long a client may stay silent, and how long a pause ends a command.
-#[derive(Clone, Copy)]
-struct Timing {
-    timeout: Duration,
-    gap: Duration,
-}
-
 fn main() {
     let mut args = Args::parse("contacts-server", HELP);
     let addr = args.addr("127.0.0.1:9999");
-    let timing = Timing {
-        timeout: Duration::from_millis(args.value("--timeout-ms").unwrap_or(10_000).max(1)),
-        gap: Duration::from_millis(args.value("--gap-ms").unwrap_or(100).max(1)),
-    };
+    // --timeout-ms and --gap-ms: how long a silent client is kept, and the pause that
+    // ends a command.
+    let pauses = Pauses::from_args(&mut args);
     args.finish();
-    if let Err(e) = start_server(&addr, timing) {
+    if let Err(e) = start_server(&addr, pauses) {
         args.fail(format_args!(
             "cannot listen on {addr}: {}",
             lesson_cli::reason(&e)
@@ -64,7 +53,7 @@ fn main() {
     }
 }
 
-fn start_server(addr: &str, timing: Timing) -> io::Result<()> {
+fn start_server(addr: &str, pauses: Pauses) -> io::Result<()> {
     // The phone book lives as long as the server: every client sees what earlier ones
     // added. (The original's global `contacts = {}`.)
     let mut contacts = Contacts::default();
@@ -76,20 +65,20 @@ fn start_server(addr: &str, timing: Timing) -> io::Result<()> {
     loop {
         // One client at a time: the next one waits in the backlog until worker() returns.
         match s.accept() {
-            Ok((sock, addr)) => worker(sock, addr, &mut contacts, timing),
+            Ok((sock, addr)) => worker(sock, addr, &mut contacts, pauses),
             Err(e) => eprintln!("contacts-server: accept failed: {}", lesson_cli::reason(&e)),
         }
     }
 }
 
 /// The whole conversation with one client, then the close.
-fn worker(mut sock: TcpStream, addr: SocketAddr, contacts: &mut Contacts, timing: Timing) {
+fn worker(mut sock: TcpStream, addr: SocketAddr, contacts: &mut Contacts, pauses: Pauses) {
     println!(
         "Accept new connection from {}:{}...",
         addr.ip(),
         addr.port()
     );
-    if let Err(why) = talk(&mut sock, addr, contacts, timing) {
+    if let Err(why) = talk(&mut sock, addr, contacts, pauses) {
         eprintln!("contacts-server: {addr}: {why}");
     }
     drop(sock); // sock.close()
@@ -102,28 +91,31 @@ fn talk(
     sock: &mut TcpStream,
     addr: SocketAddr,
     contacts: &mut Contacts,
-    timing: Timing,
+    pauses: Pauses,
 ) -> Result<(), String> {
     let sending = |e: io::Error| format!("cannot send: {}", lesson_cli::reason(&e));
     let receiving = |e: io::Error| format!("cannot receive: {}", lesson_cli::reason(&e));
     sock.write_all(b"Welcome!").map_err(sending)?;
     let mut pending = Vec::new();
     loop {
-        let reply = match recv_command(sock, &mut pending, timing).map_err(receiving)? {
+        // One command is one message: it ends at a newline, a pause or the close
+        // (the reading loop of tcp-messages, shared with welcome-server).
+        let command = recv_message(sock, &mut pending, pauses);
+        let reply = match command.map_err(receiving)? {
             // recv returned no bytes: the client closed its side of the connection.
             Incoming::Closed => return Ok(()),
             Incoming::Silent => {
-                return Err(format!("sent nothing for {:?}; closing", timing.timeout));
+                return Err(format!("sent nothing for {:?}; closing", pauses.timeout));
             }
             Incoming::TooLong(n) => {
                 eprintln!(
-                    "contacts-server: {addr}: sent a command of {n} bytes, over the limit of {MAX_COMMAND}"
+                    "contacts-server: {addr}: sent a command of {n} bytes, over the limit of {MAX_MESSAGE}"
                 );
-                format!("error: command longer than {MAX_COMMAND} bytes")
+                format!("error: command longer than {MAX_MESSAGE} bytes")
             }
             // The original's data.decode('utf-8') dies on bytes that are not UTF-8, and
             // the whole phone book with it; we answer with an error instead.
-            Incoming::Command(data) => match String::from_utf8(data) {
+            Incoming::Message(data) => match String::from_utf8(data) {
                 Err(e) => {
                     let n = e.as_bytes().len();
                     eprintln!("contacts-server: {addr}: sent {n} bytes that are not UTF-8 text");
@@ -216,69 +208,6 @@ impl fmt::Display for Contacts {
             .map(|(name, phone)| format!("{}: {}", str_repr(name), str_repr(phone)))
             .collect();
         write!(f, "{{{}}}", pairs.join(", "))
-    }
-}
-
-/// What one call of `recv_command` found.
-enum Incoming {
-    /// One whole command, without its newline if it had one.
-    Command(Vec<u8>),
-    /// A command longer than MAX_COMMAND, of this many bytes (read and thrown away).
-    TooLong(usize),
-    /// The client closed the connection.
-    Closed,
-    /// The client sent nothing for the whole timeout.
-    Silent,
-}
-
-/// Reads one command. The original takes what one `recv(1024)` returns as one command,
-/// but TCP is a stream of bytes, not of messages: `add;zhangsan;138` and `00138000` may
-/// come in two reads, and two commands may come in one. client2.py sends no end marker,
-/// it just waits for the answer, so a command ends where the client stops sending for
-/// `gap`; a newline also ends one (for commands typed into `nc`, or sent back to back),
-/// and so does the close. Bytes after a newline are kept in `pending` for the next call.
-fn recv_command(
-    sock: &mut TcpStream,
-    pending: &mut Vec<u8>,
-    timing: Timing,
-) -> io::Result<Incoming> {
-    let mut buf = [0u8; 1024];
-    let mut dropped = 0; // bytes of an over-long command, already thrown away
-    loop {
-        if let Some(end) = pending.iter().position(|&b| b == b'\n') {
-            let mut line: Vec<u8> = pending.drain(..=end).collect();
-            line.pop();
-            if line.last() == Some(&b'\r') {
-                line.pop();
-            }
-            return Ok(finish(line, dropped));
-        }
-        if pending.len() > MAX_COMMAND {
-            // Never keep more than the limit in memory, whatever the client sends.
-            dropped += pending.len();
-            pending.clear();
-        }
-        let started = !pending.is_empty() || dropped > 0;
-        sock.set_read_timeout(Some(if started { timing.gap } else { timing.timeout }))?;
-        match sock.read(&mut buf) {
-            Ok(0) if !started => return Ok(Incoming::Closed),
-            // Closed, or paused for `gap`: what we have is the whole command.
-            Ok(0) => return Ok(finish(std::mem::take(pending), dropped)),
-            Err(e) if lesson_cli::is_timeout(&e) && started => {
-                return Ok(finish(std::mem::take(pending), dropped));
-            }
-            Err(e) if lesson_cli::is_timeout(&e) => return Ok(Incoming::Silent),
-            Err(e) => return Err(e),
-            Ok(n) => pending.extend_from_slice(&buf[..n]),
-        }
-    }
-}
-
-fn finish(command: Vec<u8>, dropped: usize) -> Incoming {
-    if dropped > 0 || command.len() > MAX_COMMAND {
-        Incoming::TooLong(dropped + command.len())
-    } else {
-        Incoming::Command(command)
     }
 }
 

@@ -2,12 +2,13 @@
 //! A single-threaded server: it greets each client, answers each of its messages after a
 //! pause, and only then accepts the next client.
 
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::thread;
 use std::time::Duration;
 
 use lesson_cli::Args;
+use tcp_messages::{Incoming, MAX_MESSAGE, Pauses, recv_message};
 
 const HELP: &str = "\
 usage: welcome-server [--addr HOST:PORT] [--delay-ms MS] [--timeout-ms MS] [--gap-ms MS]
@@ -34,15 +35,11 @@ options:
   -h, --help         this text
 ";
 
-/// The longest message we accept: the original reads each one with `recv(1024)`.
-const MAX_MESSAGE: usize = 1024;
-
 /// The pauses that shape a conversation.
 #[derive(Clone, Copy)]
 struct Timing {
     delay: Duration,
-    timeout: Duration,
-    gap: Duration,
+    pauses: Pauses,
 }
 
 fn main() {
@@ -50,8 +47,9 @@ fn main() {
     let addr = args.addr("127.0.0.1:9999");
     let timing = Timing {
         delay: Duration::from_millis(args.value("--delay-ms").unwrap_or(1000)),
-        timeout: Duration::from_millis(args.value("--timeout-ms").unwrap_or(10_000).max(1)),
-        gap: Duration::from_millis(args.value("--gap-ms").unwrap_or(100).max(1)),
+        // --timeout-ms and --gap-ms: how long a silent client is kept, and the pause
+        // that ends a message.
+        pauses: Pauses::from_args(&mut args),
     };
     args.finish();
     if let Err(e) = start_server(&addr, timing) {
@@ -103,7 +101,10 @@ fn talk(sock: &mut TcpStream, timing: Timing) -> Result<(), String> {
     sock.write_all(b"Welcome!").map_err(sending)?;
     let mut pending = Vec::new();
     loop {
-        let data = recv_message(sock, &mut pending, timing).map_err(receiving)?;
+        // A message ends at a newline, a pause or the close: the reading loop of
+        // tcp-messages, shared with contacts-server. `pending` keeps what comes after.
+        let data = recv_message(sock, &mut pending, timing.pauses);
+        let data = data.map_err(receiving)?;
         if !matches!(data, Incoming::Silent) {
             // The original sleeps one second after every recv, so that a person can
             // watch the messages go by. --delay-ms shortens it.
@@ -113,7 +114,10 @@ fn talk(sock: &mut TcpStream, timing: Timing) -> Result<(), String> {
             // recv returned no bytes: the client closed its side of the connection.
             Incoming::Closed => return Ok(()),
             Incoming::Silent => {
-                return Err(format!("sent nothing for {:?}; closing", timing.timeout));
+                return Err(format!(
+                    "sent nothing for {:?}; closing",
+                    timing.pauses.timeout
+                ));
             }
             Incoming::TooLong(n) => {
                 return Err(format!(
@@ -131,67 +135,5 @@ fn talk(sock: &mut TcpStream, timing: Timing) -> Result<(), String> {
         }
         sock.write_all(format!("Received {text};").as_bytes())
             .map_err(sending)?;
-    }
-}
-
-/// What one call of `recv_message` found.
-enum Incoming {
-    /// One whole message, without its newline if it had one.
-    Message(Vec<u8>),
-    /// A message longer than MAX_MESSAGE, of this many bytes (read and thrown away).
-    TooLong(usize),
-    /// The client closed the connection.
-    Closed,
-    /// The client sent nothing for the whole timeout.
-    Silent,
-}
-
-/// Reads one message. The original takes what one `recv(1024)` returns as one message,
-/// but TCP is a stream of bytes, not of messages: one message may arrive in two reads.
-/// The client sends no end marker, it just waits for the answer, so a message ends where
-/// the client stops sending for `gap` (or at a newline, or when it closes). Bytes that
-/// follow a newline are kept in `pending` for the next call.
-fn recv_message(
-    sock: &mut TcpStream,
-    pending: &mut Vec<u8>,
-    timing: Timing,
-) -> io::Result<Incoming> {
-    let mut buf = [0u8; 1024];
-    let mut dropped = 0; // bytes of an over-long message, already thrown away
-    loop {
-        if let Some(end) = pending.iter().position(|&b| b == b'\n') {
-            let mut line: Vec<u8> = pending.drain(..=end).collect();
-            line.pop();
-            if line.last() == Some(&b'\r') {
-                line.pop();
-            }
-            return Ok(finish(line, dropped));
-        }
-        if pending.len() > MAX_MESSAGE {
-            // Never keep more than the limit in memory, whatever the client sends.
-            dropped += pending.len();
-            pending.clear();
-        }
-        let started = !pending.is_empty() || dropped > 0;
-        sock.set_read_timeout(Some(if started { timing.gap } else { timing.timeout }))?;
-        match sock.read(&mut buf) {
-            Ok(0) if !started => return Ok(Incoming::Closed),
-            // Closed, or paused for `gap`: what we have is the whole message.
-            Ok(0) => return Ok(finish(std::mem::take(pending), dropped)),
-            Err(e) if lesson_cli::is_timeout(&e) && started => {
-                return Ok(finish(std::mem::take(pending), dropped));
-            }
-            Err(e) if lesson_cli::is_timeout(&e) => return Ok(Incoming::Silent),
-            Err(e) => return Err(e),
-            Ok(n) => pending.extend_from_slice(&buf[..n]),
-        }
-    }
-}
-
-fn finish(message: Vec<u8>, dropped: usize) -> Incoming {
-    if dropped > 0 || message.len() > MAX_MESSAGE {
-        Incoming::TooLong(dropped + message.len())
-    } else {
-        Incoming::Message(message)
     }
 }
