@@ -1,11 +1,14 @@
 //! Lesson 01: timestamp-server and timestamp-client, black box.
 
-use std::io::{ErrorKind, Read, Write};
-use std::net::{Shutdown, TcpListener};
+use std::io::{Read, Write};
+use std::net::Shutdown;
 use std::time::Duration;
 
 use assert_cmd::Command;
-use socket_lessons::{Server, binary, connect, lesson_block, normalize_number};
+use socket_lessons::{
+    Server, binary, closed_port_addr, connect, lesson_block, normalize_number, run_on_a_taken_port,
+    stays_silent,
+};
 
 const PAGE: &str = "01-timestamp.md";
 
@@ -99,13 +102,7 @@ fn wrong_command_closes_the_connection_without_a_reply() {
 
 #[test]
 fn client_without_a_server_says_so_and_exits_1() {
-    // Take a free port from the OS, then close it again: nobody listens there.
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let addr = format!("127.0.0.1:{port}");
+    let addr = closed_port_addr().unwrap();
     client(&addr).assert().code(1).stdout("").stderr(format!(
         "timestamp-client: cannot connect to {addr}: Connection refused \
          (is timestamp-server running?)\n"
@@ -118,14 +115,7 @@ fn command_split_across_two_reads_still_works() {
     let mut stream = connect(&server.addr()).unwrap();
     stream.write_all(b"time").unwrap();
     // The server must wait for the rest instead of judging the first piece.
-    stream
-        .set_read_timeout(Some(Duration::from_millis(200)))
-        .unwrap();
-    let err = stream.read(&mut [0; 64]).unwrap_err();
-    assert!(matches!(
-        err.kind(),
-        ErrorKind::WouldBlock | ErrorKind::TimedOut
-    ));
+    assert!(stays_silent(&mut stream, Duration::from_millis(200)));
     stream.write_all(b"tampe").unwrap();
     stream
         .set_read_timeout(Some(Duration::from_secs(20)))
@@ -175,15 +165,12 @@ fn server_keeps_serving_after_silent_garbage_and_non_utf8_clients() {
 
 #[test]
 fn server_reports_a_port_in_use_and_bad_arguments() {
-    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = taken.local_addr().unwrap().to_string();
-    Command::new(binary("timestamp-server").unwrap())
-        .args(["--addr", &addr])
-        .assert()
-        .code(1)
-        .stderr(format!(
-            "timestamp-server: cannot listen on {addr}: Address already in use\n"
-        ));
+    let (addr, out) = run_on_a_taken_port("timestamp-server").unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8(out.stderr).unwrap(),
+        format!("timestamp-server: cannot listen on {addr}: Address already in use\n")
+    );
     Command::new(binary("timestamp-server").unwrap())
         .args(["--addr", "8099"])
         .assert()

@@ -6,7 +6,10 @@ use std::thread;
 use std::time::Duration;
 
 use assert_cmd::Command;
-use socket_lessons::{Server, binary, connect, lesson_block, normalize_number};
+use socket_lessons::{
+    Server, binary, closed_port_addr, connect, lesson_block, normalize_number, one_shot_server,
+    run_on_a_taken_port,
+};
 
 const PAGE: &str = "03-ping-pong.md";
 
@@ -59,10 +62,12 @@ fn read_line(reader: &mut BufReader<TcpStream>) -> String {
     line
 }
 
-#[test]
-fn tcp_round_trip_through_ping_client() {
+/// Runs ping-client with `args` against a fresh server: it prints `pong`, and the
+/// server logs the default line as received over `protocol`.
+fn round_trip_through_ping_client(args: &[&str], protocol: &str) {
     let server = server();
     client(&server.addr())
+        .args(args)
         .assert()
         .success()
         .stdout("pong\n")
@@ -70,24 +75,18 @@ fn tcp_round_trip_through_ping_client() {
     let stdout = server.wait_for_stdout_lines(1).unwrap();
     assert_eq!(
         normalize(&stdout),
-        "tcp ('127.0.0.1', PORT) b'hello pdudo\\n'\n"
+        format!("{protocol} ('127.0.0.1', PORT) b'hello pdudo\\n'\n")
     );
 }
 
 #[test]
+fn tcp_round_trip_through_ping_client() {
+    round_trip_through_ping_client(&[], "tcp");
+}
+
+#[test]
 fn udp_round_trip_through_ping_client() {
-    let server = server();
-    client(&server.addr())
-        .arg("--udp")
-        .assert()
-        .success()
-        .stdout("pong\n")
-        .stderr("");
-    let stdout = server.wait_for_stdout_lines(1).unwrap();
-    assert_eq!(
-        normalize(&stdout),
-        "udp ('127.0.0.1', PORT) b'hello pdudo\\n'\n"
-    );
+    round_trip_through_ping_client(&["--udp"], "udp");
 }
 
 #[test]
@@ -361,26 +360,19 @@ fn udp_reply_from_someone_else_is_ignored() {
 
 #[test]
 fn tcp_client_without_a_server_or_a_reply_says_so_and_exits_1() {
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let addr = format!("127.0.0.1:{port}");
+    let addr = closed_port_addr().unwrap();
     client(&addr).assert().code(1).stdout("").stderr(format!(
         "ping-client: cannot connect to {addr}: Connection refused \
          (is ping-pong-server running?)\n"
     ));
 
     // A server that accepts, reads the line and hangs up without a reply.
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap().to_string();
-    let rude = thread::spawn(move || {
-        let (stream, _) = listener.accept().unwrap();
+    let (addr, rude) = one_shot_server(|stream| {
         let mut line = String::new();
         BufReader::new(&stream).read_line(&mut line).unwrap();
         line
-    });
+    })
+    .unwrap();
     client(&addr).assert().code(1).stdout("").stderr(format!(
         "ping-client: {addr} closed the connection without a reply\n"
     ));
@@ -432,17 +424,13 @@ fn accept_printer_prints_a_line_per_client() {
 #[test]
 fn server_reports_a_port_in_use_on_either_protocol() {
     // TCP port taken.
-    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = taken.local_addr().unwrap().to_string();
-    Command::new(binary("ping-pong-server").unwrap())
-        .args(["--addr", &addr])
-        .timeout(PATIENCE)
-        .assert()
-        .code(1)
-        .stdout("")
-        .stderr(format!(
-            "ping-pong-server: cannot listen on {addr} (TCP): Address already in use\n"
-        ));
+    let (addr, out) = run_on_a_taken_port("ping-pong-server").unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.stdout, b"");
+    assert_eq!(
+        String::from_utf8(out.stderr).unwrap(),
+        format!("ping-pong-server: cannot listen on {addr} (TCP): Address already in use\n")
+    );
     // Only the UDP port of that number taken.
     let taken = UdpSocket::bind("127.0.0.1:0").unwrap();
     let addr = taken.local_addr().unwrap().to_string();

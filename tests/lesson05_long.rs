@@ -1,12 +1,15 @@
 //! Lesson 05, long connections: long-server and long-client (rock-paper-scissors), black box.
 
 use std::io::{ErrorKind, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::thread;
 use std::time::Duration;
 
 use assert_cmd::Command;
-use socket_lessons::{Server, binary, connect, lesson_block};
+use assert_cmd::assert::Assert;
+use socket_lessons::{
+    Server, binary, closed_port_addr, connect, lesson_block, one_shot_server, run_on_a_taken_port,
+};
 
 const PAGE: &str = "05-short-and-long-connections.md";
 
@@ -219,12 +222,7 @@ fn unknown_moves_print_what_the_original_prints() {
 #[test]
 fn client_failures_are_one_line_and_exit_1() {
     // Nobody listens.
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let addr = format!("127.0.0.1:{port}");
+    let addr = closed_port_addr().unwrap();
     client(&addr)
         .assert()
         .code(1)
@@ -233,48 +231,36 @@ fn client_failures_are_one_line_and_exit_1() {
             "long-client: cannot connect to {addr}: Connection refused (is long-server running?)\n"
         ));
 
-    // A fake server that reads the move, then answers `answer` (or hangs up if None),
-    // or keeps silent until the client leaves (`hold`).
-    let fake = |answer: Option<u8>, hold: bool| {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = listener.local_addr().unwrap().to_string();
-        let handle = thread::spawn(move || {
-            let (mut stream, _) = listener.accept().unwrap();
-            stream.read_exact(&mut [0u8; 1]).unwrap();
-            if let Some(byte) = answer {
-                stream.write_all(&[byte]).unwrap();
-            }
-            if hold {
-                let _ = stream.read_to_end(&mut Vec::new());
-            }
-        });
-        (addr, handle)
-    };
-
-    let (addr, handle) = fake(None, false);
-    client(&addr)
-        .assert()
+    against_fake(None, false, &[])
         .code(1)
         .stdout("entering context\nwrite done\nexit context\n")
         .stderr("long-client: the server closed the connection without a result\n");
-    handle.join().unwrap();
-
-    let (addr, handle) = fake(None, true);
-    client(&addr)
-        .args(["--timeout-ms", "300"])
-        .assert()
+    against_fake(None, true, &["--timeout-ms", "300"])
         .code(1)
         .stdout("entering context\nwrite done\nexit context\n")
         .stderr("long-client: no result from the server within 300ms\n");
-    handle.join().unwrap();
-
-    let (addr, handle) = fake(Some(b'q'), false);
-    client(&addr)
-        .assert()
+    against_fake(Some(b'q'), false, &[])
         .code(1)
         .stdout("entering context\nwrite done\nread done\nexit context\n")
         .stderr("long-client: the server sent b'q', which is not a result (x, y or z)\n");
-    handle.join().unwrap();
+}
+
+/// Runs long-client with `args` against a fake server that reads the move, then answers
+/// `answer` (or hangs up if None), or keeps silent until the client leaves (`hold`).
+fn against_fake(answer: Option<u8>, hold: bool, args: &[&str]) -> Assert {
+    let (addr, fake) = one_shot_server(move |mut stream| {
+        stream.read_exact(&mut [0u8; 1]).unwrap();
+        if let Some(byte) = answer {
+            stream.write_all(&[byte]).unwrap();
+        }
+        if hold {
+            let _ = stream.read_to_end(&mut Vec::new());
+        }
+    })
+    .unwrap();
+    let ran = client(&addr).args(args).assert();
+    fake.join().unwrap();
+    ran
 }
 
 #[test]
@@ -284,16 +270,12 @@ fn server_checks_its_arguments() {
         .timeout(Duration::from_secs(20))
         .assert()
         .code(2);
-    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = taken.local_addr().unwrap().to_string();
-    Command::new(binary("long-server").unwrap())
-        .args(["--addr", &addr])
-        .timeout(Duration::from_secs(20))
-        .assert()
-        .code(1)
-        .stderr(format!(
-            "long-server: cannot listen on {addr}: Address already in use\n"
-        ));
+    let (addr, out) = run_on_a_taken_port("long-server").unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8(out.stderr).unwrap(),
+        format!("long-server: cannot listen on {addr}: Address already in use\n")
+    );
 }
 
 #[test]

@@ -1,12 +1,15 @@
 //! Lesson 05, short connections: short-server and short-client, black box.
 
 use std::io::{ErrorKind, Read, Write};
-use std::net::{Shutdown, TcpListener, TcpStream};
+use std::net::{Shutdown, TcpStream};
 use std::thread;
 use std::time::Duration;
 
 use assert_cmd::Command;
-use socket_lessons::{Server, binary, connect, lesson_block, workspace_root};
+use socket_lessons::{
+    Server, binary, closed_port_addr, connect, lesson_block, one_shot_server, run_on_a_taken_port,
+    stays_silent, workspace_root,
+};
 
 const PAGE: &str = "05-short-and-long-connections.md";
 
@@ -137,21 +140,16 @@ fn wire_bytes_are_the_originals_and_a_request_may_arrive_in_pieces() {
     // `a1e` is not a number yet: the server must wait for the `8`.
     let mut split = connect(&server.addr()).unwrap();
     split.write_all(b"a1e").unwrap();
-    split
-        .set_read_timeout(Some(Duration::from_millis(200)))
-        .unwrap();
-    let early = split.read(&mut [0; 16]).unwrap_err();
-    assert!(matches!(
-        early.kind(),
-        ErrorKind::WouldBlock | ErrorKind::TimedOut
-    ));
+    assert!(stays_silent(&mut split, Duration::from_millis(200)));
     split.write_all(b"8").unwrap();
     assert_eq!(read_up_to(&mut split, 6), b"d1e+16");
 
     // A character cut between two reads: ٣ is the two bytes d9 a3.
     let mut cut = connect(&server.addr()).unwrap();
     cut.write_all(b"d\xd9").unwrap();
-    thread::sleep(Duration::from_millis(50)); // only makes two reads likely; not a race
+    // Half a character is not bad UTF-8 yet: the server must wait for the rest. (This
+    // also gives the server the time to read the first piece on its own.)
+    assert!(stays_silent(&mut cut, Duration::from_millis(200)));
     cut.write_all(b"\xa3").unwrap();
     assert_eq!(read_up_to(&mut cut, 4), b"d3.0");
 
@@ -272,21 +270,14 @@ fn ten_clients_at_once() {
 #[test]
 fn client_failures_are_one_line_and_exit_1() {
     // Nobody listens.
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let addr = format!("127.0.0.1:{port}");
+    let addr = closed_port_addr().unwrap();
     client(&addr).assert().code(1).stdout("").stderr(format!(
         "short-client: cannot connect to {addr}: Connection refused (is short-server running?)\n"
     ));
 
     // A server that hangs up without replying (the Python client would wait for ever).
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let addr = format!("127.0.0.1:{port}");
-    let hang_up = thread::spawn(move || drop(listener.accept().unwrap()));
+    let (addr, hang_up) = one_shot_server(drop).unwrap();
+    let port = addr.rsplit_once(':').unwrap().1;
     client(&addr)
         .assert()
         .code(1)
@@ -295,12 +286,10 @@ fn client_failures_are_one_line_and_exit_1() {
     hang_up.join().unwrap();
 
     // The same, from a server that reads the request first (an orderly close, no reset).
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap().to_string();
-    let reader = thread::spawn(move || {
-        let (mut stream, _) = listener.accept().unwrap();
+    let (addr, reader) = one_shot_server(|mut stream| {
         stream.read_to_end(&mut Vec::new()).unwrap();
-    });
+    })
+    .unwrap();
     client(&addr)
         .assert()
         .code(1)
@@ -308,14 +297,12 @@ fn client_failures_are_one_line_and_exit_1() {
     reader.join().unwrap();
 
     // A server that never answers: it reads the request, then waits for our signal.
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap().to_string();
     let (done, wait) = std::sync::mpsc::channel::<()>();
-    let holder = thread::spawn(move || {
-        let (mut stream, _) = listener.accept().unwrap();
+    let (addr, holder) = one_shot_server(move |mut stream| {
         let _ = stream.read_to_end(&mut Vec::new());
         let _ = wait.recv();
-    });
+    })
+    .unwrap();
     client(&addr)
         .args(["--timeout-ms", "300"])
         .assert()
@@ -325,13 +312,11 @@ fn client_failures_are_one_line_and_exit_1() {
     holder.join().unwrap();
 
     // A server that answers something else than d and a number.
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap().to_string();
-    let liar = thread::spawn(move || {
-        let (mut stream, _) = listener.accept().unwrap();
+    let (addr, liar) = one_shot_server(|mut stream| {
         stream.read_to_end(&mut Vec::new()).unwrap();
         stream.write_all(b"q4.0").unwrap();
-    });
+    })
+    .unwrap();
     client(&addr)
         .assert()
         .code(1)
@@ -344,16 +329,12 @@ fn client_failures_are_one_line_and_exit_1() {
 
 #[test]
 fn server_reports_a_port_in_use() {
-    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = taken.local_addr().unwrap().to_string();
-    Command::new(binary("short-server").unwrap())
-        .args(["--addr", &addr])
-        .timeout(Duration::from_secs(20))
-        .assert()
-        .code(1)
-        .stderr(format!(
-            "short-server: cannot listen on {addr}: Address already in use\n"
-        ));
+    let (addr, out) = run_on_a_taken_port("short-server").unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8(out.stderr).unwrap(),
+        format!("short-server: cannot listen on {addr}: Address already in use\n")
+    );
 }
 
 #[test]
