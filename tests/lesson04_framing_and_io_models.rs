@@ -137,7 +137,9 @@ fn sticky_switch_shows_the_two_writes_as_two_reads() {
 
 #[test]
 fn sticky_server_survives_garbage_and_keeps_serving() {
-    let server = Server::start("sticky-server", &["--clients", "0", "--delay-ms", "50"]).unwrap();
+    // The default --delay-ms (200): the last client's two writes must both be in before
+    // the server reads, the same margin the demo itself relies on.
+    let server = Server::start("sticky-server", &["--clients", "0"]).unwrap();
     let addr = server.addr();
 
     let mut junk = raw(&server);
