@@ -164,6 +164,18 @@ pub fn is_timeout(e: &io::Error) -> bool {
     )
 }
 
+/// Why a client got no whole reply (from `read_exact` on a socket with a read timeout),
+/// in words: the server closed the connection, nothing came back in time, or the error.
+pub fn no_reply(e: &io::Error, within: &str) -> String {
+    if e.kind() == io::ErrorKind::UnexpectedEof {
+        "the server closed the connection".to_string()
+    } else if is_timeout(e) {
+        format!("nothing came back within {within}")
+    } else {
+        reason(e)
+    }
+}
+
 fn check_addr(addr: &str) -> Result<(), String> {
     match addr.rsplit_once(':') {
         Some((host, port)) if !host.is_empty() && port.parse::<u16>().is_ok() => Ok(()),
@@ -247,6 +259,15 @@ mod tests {
             take_value(&mut rest, "--count"),
             Err("--count needs a value".to_string())
         );
+    }
+
+    #[test]
+    fn no_reply_says_why() {
+        let eof = io::Error::from(io::ErrorKind::UnexpectedEof);
+        assert_eq!(no_reply(&eof, "1 s"), "the server closed the connection");
+        let late = io::Error::from(io::ErrorKind::WouldBlock);
+        assert_eq!(no_reply(&late, "1 s"), "nothing came back within 1 s");
+        assert_eq!(no_reply(&io::Error::other("boom"), "1 s"), "boom");
     }
 
     #[test]

@@ -65,19 +65,11 @@ fn main() {
         // arrived, and fails if the server closes or the read timeout expires first.
         let mut data = vec![0u8; msg.len()];
         if let Err(e) = client.read_exact(&mut data) {
-            args.fail(format_args!("no reply from {addr}: {}", no_reply(&e)));
+            args.fail(format_args!(
+                "no reply from {addr}: {}",
+                lesson_cli::no_reply(&e, "10 s")
+            ));
         }
         println!("{}", String::from_utf8_lossy(&data));
-    }
-}
-
-/// Why read_exact found no whole reply, in words.
-fn no_reply(e: &io::Error) -> String {
-    if e.kind() == io::ErrorKind::UnexpectedEof {
-        "the server closed the connection".to_string()
-    } else if lesson_cli::is_timeout(e) {
-        "nothing came back within 10 s".to_string()
-    } else {
-        lesson_cli::reason(e)
     }
 }

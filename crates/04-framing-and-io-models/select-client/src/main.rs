@@ -1,7 +1,7 @@
 //! Lesson 04: the client of the select server (section 5).
 //! Sends `hello world`, prints the reply as Python prints bytes, again and again.
 
-use std::io::{self, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
@@ -52,19 +52,11 @@ fn main() {
         // timeout expires.
         let mut data = [0u8; MESSAGE.len()];
         if let Err(e) = client.read_exact(&mut data) {
-            args.fail(format_args!("no reply from {addr}: {}", no_reply(&e)));
+            args.fail(format_args!(
+                "no reply from {addr}: {}",
+                lesson_cli::no_reply(&e, "10 s")
+            ));
         }
         println!("{}", bytes_repr(&data));
-    }
-}
-
-/// Why read_exact found no whole reply, in words.
-fn no_reply(e: &io::Error) -> String {
-    if e.kind() == io::ErrorKind::UnexpectedEof {
-        "the server closed the connection".to_string()
-    } else if lesson_cli::is_timeout(e) {
-        "nothing came back within 10 s".to_string()
-    } else {
-        lesson_cli::reason(e)
     }
 }
