@@ -251,9 +251,9 @@ fn clients_report_a_server_that_hangs_up_or_stays_silent() {
             "welcome-client: {addr}: the server closed the connection without an answer\n"
         ));
 
-    let addr = fake_server(b"message1".len(), |stream| {
-        thread::sleep(Duration::from_secs(20));
-        drop(stream);
+    // Stays silent: holds the connection, answering nothing, until the client leaves.
+    let addr = fake_server(b"message1".len(), |mut stream| {
+        let _ = stream.read_to_end(&mut Vec::new());
     });
     client("welcome-client", &addr)
         .args(["--timeout-ms", "200"])

@@ -15,6 +15,7 @@ use std::fmt::Display;
 use std::io;
 use std::process;
 use std::str::FromStr;
+use std::time::Duration;
 
 /// The arguments of one program run, consumed option by option.
 pub struct Args {
@@ -86,6 +87,18 @@ impl Args {
             },
             Err(why) => self.usage_error(why),
         }
+    }
+
+    /// `--name MS` as a duration in milliseconds, or `default_ms`: for pauses, where 0
+    /// means no pause.
+    pub fn millis(&mut self, name: &str, default_ms: u64) -> Duration {
+        Duration::from_millis(self.value(name).unwrap_or(default_ms))
+    }
+
+    /// Like `millis`, at least 1 ms: for read timeouts, because `set_read_timeout`
+    /// refuses a zero duration.
+    pub fn timeout(&mut self, name: &str, default_ms: u64) -> Duration {
+        self.millis(name, default_ms).max(Duration::from_millis(1))
     }
 
     /// Whether the switch `--name` is present.
@@ -250,6 +263,14 @@ mod tests {
         assert!(!a.flag("--udp"));
         assert_eq!(a.value::<u64>("--count"), None);
         assert_eq!(a.positional(), ["--udp", "--count", "3", "--"]);
+    }
+
+    #[test]
+    fn durations_in_milliseconds() {
+        let mut a = args(&["--delay-ms", "0", "--timeout-ms", "0"]);
+        assert_eq!(a.millis("--delay-ms", 1000), Duration::ZERO);
+        assert_eq!(a.timeout("--timeout-ms", 10_000), Duration::from_millis(1));
+        assert_eq!(a.timeout("--gap-ms", 100), Duration::from_millis(100));
     }
 
     #[test]

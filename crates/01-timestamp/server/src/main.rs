@@ -29,7 +29,7 @@ const COMMAND: &[u8] = b"timetampe";
 fn main() {
     let mut args = Args::parse("timestamp-server", HELP);
     let addr = args.addr("127.0.0.1:8099");
-    let timeout = Duration::from_millis(args.value("--timeout-ms").unwrap_or(10_000).max(1));
+    let timeout = args.timeout("--timeout-ms", 10_000);
     args.finish();
     if let Err(e) = start_server(&addr, timeout) {
         args.fail(format_args!(

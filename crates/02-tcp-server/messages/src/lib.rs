@@ -40,12 +40,9 @@ impl Pauses {
     /// From the servers' options `--timeout-ms MS` (default 10000) and `--gap-ms MS`
     /// (default 100), each at least 1 ms (a read timeout of zero is not allowed).
     pub fn from_args(args: &mut lesson_cli::Args) -> Pauses {
-        let mut ms = |name: &str, default: u64| {
-            Duration::from_millis(args.value(name).unwrap_or(default).max(1))
-        };
         Pauses {
-            timeout: ms("--timeout-ms", 10_000),
-            gap: ms("--gap-ms", 100),
+            timeout: args.timeout("--timeout-ms", 10_000),
+            gap: args.timeout("--gap-ms", 100),
         }
     }
 }

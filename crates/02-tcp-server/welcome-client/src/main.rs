@@ -4,7 +4,6 @@
 
 use std::io::Write;
 use std::net::TcpStream;
-use std::time::Duration;
 
 use lesson_cli::Args;
 use tcp_messages::recv_answer;
@@ -26,7 +25,7 @@ options:
 fn main() {
     let mut args = Args::parse("welcome-client", HELP);
     let addr = args.addr("127.0.0.1:9999");
-    let timeout = Duration::from_millis(args.value("--timeout-ms").unwrap_or(10_000).max(1));
+    let timeout = args.timeout("--timeout-ms", 10_000);
     args.finish();
 
     // connect() performs TCP's handshake. If the server is busy with another client, the

@@ -46,7 +46,7 @@ fn main() {
     let mut args = Args::parse("welcome-server", HELP);
     let addr = args.addr("127.0.0.1:9999");
     let timing = Timing {
-        delay: Duration::from_millis(args.value("--delay-ms").unwrap_or(1000)),
+        delay: args.millis("--delay-ms", 1000),
         // --timeout-ms and --gap-ms: how long a silent client is kept, and the pause
         // that ends a message.
         pauses: Pauses::from_args(&mut args),

@@ -29,7 +29,7 @@ fn main() {
     let mut args = Args::parse("ping-client", HELP);
     let addr = args.addr("127.0.0.1:8888");
     let udp = args.flag("--udp");
-    let timeout = Duration::from_millis(args.value("--timeout-ms").unwrap_or(3000).max(1));
+    let timeout = args.timeout("--timeout-ms", 3000);
     let words = args.positional();
     let message = if words.is_empty() {
         "hello pdudo".to_string()

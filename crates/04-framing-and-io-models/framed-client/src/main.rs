@@ -4,7 +4,6 @@
 use std::io::Write;
 use std::net::TcpStream;
 use std::thread;
-use std::time::Duration;
 
 use lesson_cli::Args;
 use wire_helpers::encode_header;
@@ -33,7 +32,7 @@ fn main() {
     let addr = args.addr("127.0.0.1:8001");
     let size: Option<usize> = args.value("--size");
     let chunk_size: usize = args.value("--chunk-size").unwrap_or(usize::MAX);
-    let pause = Duration::from_millis(args.value("--pause-ms").unwrap_or(0));
+    let pause = args.millis("--pause-ms", 0);
     args.finish();
     if chunk_size == 0 {
         args.usage_error("--chunk-size must be at least 1");

@@ -36,7 +36,7 @@ options:
 fn main() -> ExitCode {
     let mut args = Args::parse("nonblocking-accept", HELP);
     let addr = args.addr("127.0.0.1:8001");
-    let wait = Duration::from_millis(args.value("--wait-ms").unwrap_or(0));
+    let wait = args.millis("--wait-ms", 0);
     args.finish();
 
     let sock = TcpListener::bind(&addr).unwrap_or_else(|e| {

@@ -34,7 +34,7 @@ options:
 fn main() {
     let mut args = Args::parse("nonblocking-server", HELP);
     let addr = args.addr("127.0.0.1:8082");
-    let idle = Duration::from_millis(args.value("--idle-ms").unwrap_or(10));
+    let idle = args.millis("--idle-ms", 10);
     args.finish();
     if let Err(e) = start_server(&addr, idle) {
         args.fail(format_args!(

@@ -4,7 +4,6 @@
 use std::io::Write;
 use std::net::TcpStream;
 use std::thread;
-use std::time::Duration;
 
 use lesson_cli::Args;
 
@@ -26,7 +25,7 @@ options:
 fn main() {
     let mut args = Args::parse("sticky-client", HELP);
     let addr = args.addr("127.0.0.1:8001");
-    let pause = Duration::from_millis(args.value("--pause-ms").unwrap_or(0));
+    let pause = args.millis("--pause-ms", 0);
     args.finish();
 
     let mut client = TcpStream::connect(&addr).unwrap_or_else(|e| {

@@ -33,7 +33,7 @@ options:
 fn main() {
     let mut args = Args::parse("sticky-server", HELP);
     let addr = args.addr("127.0.0.1:8001");
-    let delay = Duration::from_millis(args.value("--delay-ms").unwrap_or(200));
+    let delay = args.millis("--delay-ms", 200);
     let clients: u64 = args.value("--clients").unwrap_or(1);
     args.finish();
     if let Err(e) = start_server(&addr, delay, clients) {

@@ -39,7 +39,7 @@ const MSGS: [(&str, u8); 3] = [("剪刀", b'1'), ("石头", b'2'), ("布", b'3')
 fn main() -> ExitCode {
     let mut args = Args::parse("long-client", HELP);
     let addr = args.addr("127.0.0.1:5000");
-    let timeout = Duration::from_millis(args.value("--timeout-ms").unwrap_or(10_000).max(1));
+    let timeout = args.timeout("--timeout-ms", 10_000);
     let mut moves = args.positional();
     if moves.is_empty() {
         moves = vec!["剪刀".to_string(); 5];

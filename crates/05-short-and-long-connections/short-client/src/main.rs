@@ -35,7 +35,7 @@ const MAX_REPLY: u64 = 1024;
 fn main() {
     let mut args = Args::parse("short-client", HELP);
     let addr = args.addr("127.0.0.1:5000");
-    let timeout = Duration::from_millis(args.value("--timeout-ms").unwrap_or(10_000).max(1));
+    let timeout = args.timeout("--timeout-ms", 10_000);
     let requests: Vec<(String, String)> = match args.positional().as_slice() {
         // main() of the original: print(await Client.square(2)), then Client.cube(2).
         [] => vec![("a".into(), "2".into()), ("b".into(), "2".into())],

@@ -52,7 +52,7 @@ const HANDLERS: [(char, Handler); 4] = [
 fn main() {
     let mut args = Args::parse("short-server", HELP);
     let addr = args.addr("127.0.0.1:5000");
-    let timeout = Duration::from_millis(args.value("--timeout-ms").unwrap_or(10_000).max(1));
+    let timeout = args.timeout("--timeout-ms", 10_000);
     args.finish();
     if let Err(e) = start_server(&addr, timeout) {
         args.fail(format_args!(
