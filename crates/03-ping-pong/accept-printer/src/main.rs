@@ -3,15 +3,17 @@
 
 use std::net::TcpListener;
 
-use lesson_cli::Args;
+use lesson_cli::{AcceptBackoff, Args};
 use py_compat::{addr_repr, socket_repr};
 
 const HELP: &str = "\
 usage: accept-printer [--addr HOST:PORT]
 
 Lesson 03: the minimal accept loop (a port of the lesson's first example).
-Listens on every network interface, accepts each client that connects, prints it,
-and closes the connection at once. Try it with `telnet 127.0.0.1 9999`.
+Listens on every network interface, accepts each client that connects and prints
+it. It never reads nor writes: like the original, it keeps the last client's
+connection open, silent, until the next client arrives, and then closes it.
+Try it with `telnet 127.0.0.1 9999`.
 
 stdout: one line per client: the accepted socket and the client's address, as
         Python 3.11 prints them (the socket without Python's fd=N), e.g.
@@ -46,18 +48,27 @@ fn main() {
         )),
     }
 
+    // The original's `client` lives on after each turn of its loop, until the next
+    // accept replaces it: so does ours.
+    let mut client = None;
+    let mut backoff = AcceptBackoff::default();
     loop {
-        // accept() waits for the next finished TCP handshake and returns a NEW socket for
-        // that one client, plus the client's address; `s` keeps listening for others.
+        // accept() takes the next connection whose handshake the kernel has finished,
+        // and returns a NEW socket for that one client, plus the client's address; `s`
+        // keeps listening for others.
         match s.accept() {
-            Ok((client, addr)) => {
+            Ok((new_client, addr)) => {
+                backoff.succeeded("accept-printer");
                 // print(client, addr): the socket's repr is built from its two ends.
-                let client_repr = socket_repr(client.local_addr().ok(), client.peer_addr().ok());
-                println!("{client_repr} {}", addr_repr(addr));
+                let repr = socket_repr(new_client.local_addr().ok(), new_client.peer_addr().ok());
+                println!("{repr} {}", addr_repr(addr));
+                // The new client replaces the previous one, whose socket is dropped:
+                // that closes its connection, with FIN normally, with a reset (RST)
+                // if the client had sent bytes that nobody read.
+                drop(client.replace(new_client));
             }
-            Err(e) => eprintln!("accept-printer: accept failed: {}", lesson_cli::reason(&e)),
+            // Out of file descriptors, accept fails again at once: wait before retrying.
+            Err(e) => backoff.failed("accept-printer", &e),
         }
-        // `client` is dropped here, which closes that connection: this server only
-        // says hello to the kernel's handshake and never talks to anyone.
     }
 }

@@ -9,8 +9,9 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::thread;
+use std::time::Duration;
 
-use lesson_cli::Args;
+use lesson_cli::{AcceptBackoff, Args};
 use py_compat::{addr_repr, bytes_repr};
 
 const HELP: &str = "\
@@ -20,7 +21,9 @@ Lesson 03: a ping/pong server on TCP and UDP at the same port (a reconstruction
 of the lesson's server, whose code is missing from the original document).
 Every message it receives is printed with its sender and answered with `pong`.
 TCP: a message is one line (telnet and nc send one per Enter); each client gets its
-own thread and is served until it closes, so several telnet sessions work at once.
+own thread and is served until it closes, so several telnet sessions work at once
+(a client may stay idle as long as it likes; one that does not take a `pong` within
+10 s is dropped).
 UDP: a message is one datagram; the answer goes back to the address it came from.
 Try it with `telnet 127.0.0.1 8888`, `nc 127.0.0.1 8888`, `nc -u 127.0.0.1 8888`,
 or `ping-client` (`ping-client --udp` for UDP).
@@ -46,6 +49,11 @@ const PONG: &[u8] = b"pong\n";
 /// The longest TCP line the server keeps in memory. A client that sends more without a
 /// newline is dropped (UDP needs no limit: a datagram is at most 65507 bytes).
 const MAX_LINE: usize = 64 * 1024;
+
+/// How long a TCP client may leave a `pong` untaken. A write blocks once the client
+/// stops reading and the buffers on both sides are full; without a limit, a client
+/// that sends lines and never reads would hold its thread for ever.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How much of one message stdout shows: the original's `recv(1024)`.
 const SHOWN: usize = 1024;
@@ -120,27 +128,33 @@ fn bind_both(addr: &str) -> Result<(TcpListener, UdpSocket), String> {
 /// it can receive anything; UDP receives at once.
 fn ping_pong_server(sock: Sock) {
     match sock {
-        Sock::Tcp(s) => loop {
-            // accept() returns a NEW socket for this one client; `s` keeps listening.
-            let (client, addr) = match s.accept() {
-                Ok(pair) => pair,
-                Err(e) => {
-                    let why = lesson_cli::reason(&e);
-                    eprintln!("ping-pong-server: tcp: accept failed: {why}");
-                    continue;
+        Sock::Tcp(s) => {
+            let mut backoff = AcceptBackoff::default();
+            loop {
+                // accept() returns a NEW socket for this one client; `s` keeps listening.
+                let (client, addr) = match s.accept() {
+                    Ok(pair) => pair,
+                    Err(e) => {
+                        // Out of file descriptors, accept fails again at once: wait first.
+                        backoff.failed("ping-pong-server: tcp", &e);
+                        continue;
+                    }
+                };
+                backoff.succeeded("ping-pong-server: tcp");
+                // A thread per client: each one is served until it closes, while the
+                // listener goes straight back to accept() for the next client.
+                let job = thread::Builder::new().spawn(move || {
+                    if let Err(why) = ping_pong_tcp(client, addr) {
+                        eprintln!("ping-pong-server: tcp {addr}: {why}");
+                    }
+                });
+                if let Err(e) = job {
+                    eprintln!(
+                        "ping-pong-server: tcp {addr}: no thread for this client ({e}); closed"
+                    );
                 }
-            };
-            // A thread per client: each one is served until it closes, while the
-            // listener goes straight back to accept() for the next client.
-            let job = thread::Builder::new().spawn(move || {
-                if let Err(why) = ping_pong_tcp(client, addr) {
-                    eprintln!("ping-pong-server: tcp {addr}: {why}");
-                }
-            });
-            if let Err(e) = job {
-                eprintln!("ping-pong-server: tcp {addr}: no thread for this client ({e}); closed");
             }
-        },
+        }
         Sock::Udp(s) => {
             // 65536 bytes hold any datagram: one recv_from returns exactly one datagram,
             // and whatever does not fit the buffer would be lost.
@@ -170,6 +184,9 @@ fn ping_pong_server(sock: Sock) {
 
 /// Serves one TCP client until it closes: every line it sends is printed and answered.
 fn ping_pong_tcp(client: TcpStream, addr: SocketAddr) -> Result<(), String> {
+    client
+        .set_write_timeout(Some(WRITE_TIMEOUT))
+        .map_err(|e| lesson_cli::reason(&e))?;
     let mut writer = &client;
     let mut reader = BufReader::new(&client);
     let mut line = Vec::new();
@@ -192,9 +209,13 @@ fn ping_pong_tcp(client: TcpStream, addr: SocketAddr) -> Result<(), String> {
         }
         // A last line without a newline (the client closed right after it) still counts.
         println!("tcp {} {}", addr_repr(addr), shown(&line));
-        writer
-            .write_all(PONG)
-            .map_err(|e| format!("cannot send pong: {}", lesson_cli::reason(&e)))?;
+        writer.write_all(PONG).map_err(|e| {
+            if lesson_cli::is_timeout(&e) {
+                format!("did not take its pong within {WRITE_TIMEOUT:?}; closing this connection")
+            } else {
+                format!("cannot send pong: {}", lesson_cli::reason(&e))
+            }
+        })?;
     }
     // `client` is dropped when we return: that closes this client's socket only.
 }

@@ -8,9 +8,9 @@
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::thread;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use lesson_cli::Args;
+use lesson_cli::{AcceptBackoff, Args};
 use py_compat::{addr_repr, bytes_repr};
 
 const HELP: &str = "\
@@ -21,13 +21,16 @@ Plays rock-paper-scissors with each client over one long connection. Every frame
 one byte: the client sends its move (1 scissors, 2 rock, 3 paper), the server picks
 a move at random and answers with the result from the client's side (x draw, y win,
 z lose). Rock beats scissors, scissors beat paper, paper beats rock.
-Serves every client at once, one thread per connection.
+Line ends (`\r`, `\n`) between moves are skipped, so `telnet` and `nc` can play.
+Serves every client at once, one thread per connection. A connection may stay idle
+as long as it likes (that is a long connection); a client that does not take a
+result within 10 s is dropped.
 
 stdout: `Serving on ('127.0.0.1', 5000)`, then per client `set task`, and per round
         `wait`, `recv: N`, `remot: M` (the server's move) and `send done`, as the
         original prints them.
 stderr: `long-server: listening on ADDR` once bound, and one line when a client
-        leaves or sends a byte that is not a move.
+        leaves, sends a byte that is not a move, or is dropped.
 
 options:
   --addr HOST:PORT   where to listen (default 127.0.0.1:5000; port 0 = any free port)
@@ -40,6 +43,11 @@ options:
 const SCISSORS: u8 = 1;
 const ROCK: u8 = 2;
 const PAPER: u8 = 3;
+
+/// How long a client may leave a result untaken. A write blocks once the client stops
+/// reading and the buffers on both sides are full; without a limit, a client that
+/// sends moves and never reads would hold its thread for ever.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 
 fn main() {
     let mut args = Args::parse("long-server", HELP);
@@ -62,9 +70,11 @@ fn start_server(addr: &str, seed: Option<u64>) -> io::Result<()> {
     println!("Serving on {}", addr_repr(local));
 
     let mut connections: u64 = 0;
+    let mut backoff = AcceptBackoff::default();
     loop {
         match server.accept() {
             Ok((stream, peer)) => {
+                backoff.succeeded("long-server");
                 connections += 1;
                 // Each connection has its own socket, its own random moves and its own
                 // state. (The original hands one StreamReader to every connection, so
@@ -74,9 +84,16 @@ fn start_server(addr: &str, seed: Option<u64>) -> io::Result<()> {
                 // the task starts once connection_made returns. Print before starting the
                 // thread, so `set task` comes before the task's first `wait` here too.
                 println!("set task");
-                thread::spawn(move || hander(stream, peer, random));
+                // The system may refuse a thread (a limit on processes and threads):
+                // then this one connection is closed, and the server goes on serving.
+                let task = thread::Builder::new().spawn(move || hander(stream, peer, random));
+                if let Err(e) = task {
+                    let why = lesson_cli::reason(&e);
+                    eprintln!("long-server: {peer}: no thread for this connection ({why}); closed");
+                }
             }
-            Err(e) => eprintln!("long-server: accept failed: {}", lesson_cli::reason(&e)),
+            // Out of file descriptors, accept fails again at once: wait before retrying.
+            Err(e) => backoff.failed("long-server", &e),
         }
     }
 }
@@ -84,20 +101,23 @@ fn start_server(addr: &str, seed: Option<u64>) -> io::Result<()> {
 /// The task of one connection: round after round, read the client's 1-byte move, pick
 /// ours, send the result. It ends when the client leaves or breaks the protocol.
 fn hander(mut stream: TcpStream, peer: SocketAddr, mut random: Random) {
+    // No read timeout: waiting for the next move as long as the client likes is what a
+    // long connection is for. Only a write has a limit.
+    if let Err(e) = stream.set_write_timeout(Some(WRITE_TIMEOUT)) {
+        eprintln!("long-server: {peer}: {}", lesson_cli::reason(&e));
+        return;
+    }
     let mut rounds = 0;
     let end = loop {
         println!("wait");
-        // A frame is exactly one byte, so reading one byte reads one whole message:
-        // the stream's message boundaries are fixed by the protocol (帧, frames).
-        let mut frame = [0u8; 1];
-        match stream.read(&mut frame) {
-            Ok(0) => {
+        let frame = match read_frame(&mut stream) {
+            Ok(Some(frame)) => frame,
+            Ok(None) => {
                 let plural = if rounds == 1 { "" } else { "s" };
                 break format!("the client left after {rounds} round{plural}");
             }
-            Ok(_) => {}
             Err(e) => break format!("connection lost: {}", lesson_cli::reason(&e)),
-        }
+        };
         let data = match frame[0] {
             b'1'..=b'3' => frame[0] - b'0',
             _ => {
@@ -112,6 +132,11 @@ fn hander(mut stream: TcpStream, peer: SocketAddr, mut random: Random) {
         let remote = random.choice(&[SCISSORS, ROCK, PAPER]);
         println!("remot: {remote}");
         if let Err(e) = stream.write_all(&[calcul(data, remote)]) {
+            if lesson_cli::is_timeout(&e) {
+                break format!(
+                    "did not take its result within {WRITE_TIMEOUT:?}; closing the connection"
+                );
+            }
             break format!("cannot send the result: {}", lesson_cli::reason(&e));
         }
         println!("send done");
@@ -119,6 +144,22 @@ fn hander(mut stream: TcpStream, peer: SocketAddr, mut random: Random) {
     };
     eprintln!("long-server: {peer}: {end}");
     // The socket closes when `stream` is dropped, here.
+}
+
+/// Reads the next frame: `None` once the client has closed its side (read returns 0).
+/// A frame is exactly one byte, so reading one byte reads one whole message: the
+/// stream's message boundaries are fixed by the protocol (帧, frames). Line ends are
+/// not frames: telnet and nc send one after every move typed, and they are skipped.
+fn read_frame(stream: &mut TcpStream) -> io::Result<Option<[u8; 1]>> {
+    let mut frame = [0u8; 1];
+    loop {
+        if stream.read(&mut frame)? == 0 {
+            return Ok(None);
+        }
+        if frame[0] != b'\r' && frame[0] != b'\n' {
+            return Ok(Some(frame));
+        }
+    }
 }
 
 /// _calcul: the result of one round, from the client's side: x draw, y win, z lose.

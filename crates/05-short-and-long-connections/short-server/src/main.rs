@@ -10,7 +10,7 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::thread;
 use std::time::Duration;
 
-use lesson_cli::Args;
+use lesson_cli::{AcceptBackoff, Args, Deadline};
 use py_compat::{FloatError, addr_repr, bytes_repr, float_repr, parse_float};
 
 const HELP: &str = "\
@@ -22,14 +22,18 @@ printed as Python prints a float (`d4.0`): a = square, b = cube, c = fourth powe
 d = the number itself. Numbers are read as Python's float() reads them.
 Serves every client at once, one thread per connection.
 
+A request may end with a line end (`\r\n` or `\n`), as telnet and nc send it.
+
 stdout: `Serving on ('127.0.0.1', 5000)`, then `Connection from (...)` and
         `The client closed the connection` for every client, as the original prints.
-stderr: `short-server: listening on ADDR` once bound, and one line per bad request.
+stderr: `short-server: listening on ADDR` once bound, and one line per bad request
+        or dropped connection.
 
 options:
   --addr HOST:PORT   where to listen (default 127.0.0.1:5000; port 0 = any free port)
-  --timeout-ms MS    how long a client may take to send a whole request before it
-                     is dropped (default 10000)
+  --timeout-ms MS    how long a client may take to send each whole request, counted
+                     from the connection or the previous reply, and to take in a
+                     reply; a client that takes longer is dropped (default 10000)
   -h, --help         this text
 ";
 
@@ -72,12 +76,24 @@ fn start_server(addr: &str, timeout: Duration) -> io::Result<()> {
     // loop.run_forever: accept connections for ever. asyncio makes a new protocol object
     // per connection and multiplexes them on one thread; here each connection gets its
     // own thread, which may block on its socket without holding up the others.
+    let mut backoff = AcceptBackoff::default();
     loop {
         match server.accept() {
             Ok((transport, peername)) => {
-                thread::spawn(move || handle_connection(transport, peername, timeout));
+                backoff.succeeded("short-server");
+                // The system may refuse a thread (a limit on processes and threads):
+                // then this one connection is closed, and the server goes on serving.
+                let job = thread::Builder::new()
+                    .spawn(move || handle_connection(transport, peername, timeout));
+                if let Err(e) = job {
+                    let why = lesson_cli::reason(&e);
+                    eprintln!(
+                        "short-server: {peername}: no thread for this connection ({why}); closed"
+                    );
+                }
             }
-            Err(e) => eprintln!("short-server: accept failed: {}", lesson_cli::reason(&e)),
+            // Out of file descriptors, accept fails again at once: wait before retrying.
+            Err(e) => backoff.failed("short-server", &e),
         }
     }
 }
@@ -112,17 +128,26 @@ fn handle_connection(mut transport: TcpStream, peername: SocketAddr, timeout: Du
 /// The `data_received` loop: collect bytes until they form a whole request, answer it,
 /// and start over, until the client closes the connection.
 fn serve(transport: &mut TcpStream, timeout: Duration) -> End {
-    // asyncio would wait for ever; a thread per client is cheap but not free.
-    if let Err(e) = transport.set_read_timeout(Some(timeout)) {
+    // A write blocks while the client does not read and the buffers on both sides are
+    // full: a client that never reads its reply must not hold this thread for ever.
+    if let Err(e) = transport.set_write_timeout(Some(timeout)) {
         return End::Dropped(lesson_cli::reason(&e));
     }
     let mut data = Vec::new();
     let mut answered = 0;
     let mut buf = [0u8; MAX_REQUEST];
+    // asyncio would wait for ever; a thread per client is cheap but not free. The time
+    // limit is for the whole request: a read timeout alone would start again with
+    // every byte, and a client sending one byte a second would never meet it.
+    let mut deadline = Deadline::after(timeout);
     loop {
         // Read at most what still fits in a request, so `data` never exceeds the limit.
         let room = MAX_REQUEST - data.len();
-        let n = match transport.read(&mut buf[..room]) {
+        let read = deadline
+            .remaining()
+            .and_then(|left| transport.set_read_timeout(Some(left)))
+            .and_then(|()| transport.read(&mut buf[..room]));
+        let n = match read {
             // read returns 0 once the client has closed (or half-closed) its side.
             Ok(0) if data.is_empty() && answered > 0 => return End::ClientClosed,
             Ok(0) if data.is_empty() => {
@@ -141,8 +166,14 @@ fn serve(transport: &mut TcpStream, timeout: Duration) -> End {
                 };
             }
             Ok(n) => n,
-            Err(e) if lesson_cli::is_timeout(&e) && data.is_empty() => {
+            Err(e) if lesson_cli::is_timeout(&e) && data.is_empty() && answered == 0 => {
                 return End::Dropped(format!("sent no request within {timeout:?}"));
+            }
+            Err(e) if lesson_cli::is_timeout(&e) && data.is_empty() => {
+                let plural = if answered == 1 { "" } else { "s" };
+                return End::Dropped(format!(
+                    "answered {answered} request{plural}, then no new one came within {timeout:?}"
+                ));
             }
             Err(e) if lesson_cli::is_timeout(&e) => {
                 return End::Dropped(format!(
@@ -153,6 +184,13 @@ fn serve(transport: &mut TcpStream, timeout: Duration) -> End {
             Err(e) => return End::Dropped(format!("read failed: {}", lesson_cli::reason(&e))),
         };
         data.extend_from_slice(&buf[..n]);
+        // Line ends before a request are skipped: telnet sends `a2\r\n`, and when `a2`
+        // arrives first it is answered at once, so the `\r\n` starts the next read.
+        let blank = data.iter().take_while(|&&b| b == b'\r' || b == b'\n');
+        data.drain(..blank.count());
+        if data.is_empty() {
+            continue;
+        }
 
         // data_received. The original takes whatever one read returned as the whole
         // request. A stream has no message boundaries, so we keep reading until the
@@ -160,10 +198,15 @@ fn serve(transport: &mut TcpStream, timeout: Duration) -> End {
         match decoder(&data, false) {
             Ok(result) => {
                 if let Err(e) = transport.write_all(&encoder("d", result)) {
+                    if lesson_cli::is_timeout(&e) {
+                        return End::Dropped(format!("did not take its reply within {timeout:?}"));
+                    }
                     return End::Dropped(format!("write failed: {}", lesson_cli::reason(&e)));
                 }
                 data.clear();
                 answered += 1;
+                // The next request has its own time limit.
+                deadline = Deadline::after(timeout);
             }
             Err(Decode::Incomplete) if data.len() < MAX_REQUEST => continue,
             Err(Decode::Incomplete) => {
@@ -202,6 +245,9 @@ fn decoder(data: &[u8], at_end: bool) -> Result<f64, Decode> {
         )));
     };
     let number = chars.as_str();
+    // A line end closes the request: telnet and nc send `a2\r\n` (what a student types
+    // and Enter), and `a` + Enter has no number, however long we wait.
+    let at_end = at_end || number.contains('\n');
     let x = match parse_float(number) {
         Ok(x) => x,
         Err(FloatError::Incomplete) if !at_end => return Err(Decode::Incomplete),
@@ -257,6 +303,8 @@ mod tests {
         assert_eq!(answer("a-inf"), "dinf");
         assert_eq!(answer("dnan"), "dnan");
         assert_eq!(answer("a 1_000 "), "d1000000.0");
+        // What telnet sends: the line end is white space around the number.
+        assert_eq!(answer("a2\r\n"), "d4.0");
     }
 
     #[test]
@@ -286,5 +334,8 @@ mod tests {
         assert!(
             matches!(decoder(b"a", true), Err(Decode::Bad(why)) if why == "b'a' has no number after 'a'")
         );
+        // A line end ends the request: no number will follow.
+        assert_eq!(answer("a\r\n"), "b'a\\r\\n' has no number after 'a'");
+        assert_eq!(answer("a1e\n"), "b'a1e\\n': \"1e\\n\" is not a number");
     }
 }
