@@ -8,7 +8,7 @@ use std::time::Duration;
 use assert_cmd::Command;
 use socket_lessons::{
     Server, binary, closed_port_addr, connect, lesson_block, normalize_number, one_shot_server,
-    run_on_a_taken_port,
+    run_on_a_taken_port, stays_silent, wait_until,
 };
 
 const PAGE: &str = "03-ping-pong.md";
@@ -323,11 +323,87 @@ fn udp_reply_that_never_comes_times_out() {
         .stdout("")
         .stderr(format!(
             "ping-client: no UDP reply from {addr} within 200ms (is ping-pong-server running? \
-             UDP has no connection, so nothing else tells us)\n"
+             an unconnected UDP socket is not told that nobody listens: try --connect)\n"
         ));
     let mut buf = [0u8; 64];
     let (n, _) = silent.recv_from(&mut buf).unwrap();
     assert_eq!(&buf[..n], b"hello pdudo\n", "the datagram did go out");
+
+    // The same with a connected socket: still no reply, and no "port unreachable" either.
+    client(&addr)
+        .args(["--udp", "--connect", "--timeout-ms", "200"])
+        .assert()
+        .code(1)
+        .stdout("")
+        .stderr(format!(
+            "ping-client: no UDP reply from {addr} within 200ms (lost on the way, or not answered)\n"
+        ));
+    let (n, _) = silent.recv_from(&mut buf).unwrap();
+    assert_eq!(&buf[..n], b"hello pdudo\n");
+}
+
+/// A loopback UDP port where nobody listens: one the system just handed out, closed again.
+fn closed_udp_addr() -> String {
+    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+    sock.local_addr().unwrap().to_string()
+}
+
+#[test]
+fn a_connected_udp_socket_is_told_that_nobody_listens() {
+    let addr = closed_udp_addr();
+    // The system answers the datagram with ICMP "port unreachable", and passes it on
+    // to a connected socket as `Connection refused`: no need to wait for the timeout.
+    let started = std::time::Instant::now();
+    client(&addr)
+        .args(["--udp", "--connect", "--timeout-ms", "20000"])
+        .assert()
+        .code(1)
+        .stdout("")
+        .stderr(format!(
+            "ping-client: no UDP reply from {addr}: Connection refused (the port is \
+             unreachable: nobody listens there; is ping-pong-server running?)\n"
+        ));
+    assert!(started.elapsed() < Duration::from_secs(10));
+    // An unconnected socket is not told: it waits for its timeout.
+    let out = client(&addr)
+        .args(["--udp", "--timeout-ms", "200"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains(" within 200ms "));
+    // Against the server, a connected socket gets its pong like any other.
+    let server = server();
+    client(&server.addr())
+        .args(["--udp", "--connect"])
+        .assert()
+        .success()
+        .stdout("pong\n");
+    // --connect is for UDP only.
+    client(&server.addr()).arg("--connect").assert().code(2);
+}
+
+#[test]
+fn ping_client_prints_the_reply_exactly_as_it_arrives() {
+    // A TCP server that answers without a newline and closes.
+    let (addr, server) = one_shot_server(|mut stream| {
+        let mut line = String::new();
+        BufReader::new(&stream).read_line(&mut line).unwrap();
+        stream.write_all(b"pong").unwrap();
+    })
+    .unwrap();
+    client(&addr).assert().success().stdout("pong").stderr("");
+    server.join().unwrap();
+
+    // A UDP datagram without a newline.
+    let silent = udp_socket();
+    let addr = silent.local_addr().unwrap().to_string();
+    let answer = thread::spawn(move || {
+        let mut buf = [0u8; 64];
+        let (_, from) = silent.recv_from(&mut buf).unwrap();
+        silent.send_to(b"pong", from).unwrap();
+    });
+    client(&addr).arg("--udp").assert().success().stdout("pong");
+    answer.join().unwrap();
 }
 
 #[test]
@@ -395,19 +471,31 @@ fn accept_printer_prints_a_line_per_client() {
     let server = Server::start("accept-printer", &[]).unwrap();
     let port = server.port();
     let mut peers = Vec::new();
-    for n in 1..=2 {
+    let mut previous: Option<TcpStream> = None;
+    for n in 1..=3 {
         let mut stream = connect(&server.addr()).unwrap();
         stream.set_read_timeout(Some(PATIENCE)).unwrap();
         peers.push(stream.local_addr().unwrap().port());
-        // The server closes each connection right after printing it.
-        let mut rest = Vec::new();
-        stream.read_to_end(&mut rest).unwrap();
-        assert!(rest.is_empty());
         server.wait_for_stdout_lines(n).unwrap();
+        // Like the original, the server keeps the last client's connection open, silent,
+        assert!(stays_silent(&mut stream, Duration::from_millis(100)));
+        // and closes the one before when the next client arrives: a plain close (FIN).
+        if let Some(mut earlier) = previous.take() {
+            assert_eq!(earlier.read(&mut [0u8; 16]).unwrap(), 0);
+        }
+        previous = Some(stream);
     }
+    // A client that sent bytes nobody read is closed with a reset (RST), in the
+    // original too, when the next client arrives.
+    let mut talker = previous.take().unwrap();
+    talker.write_all(b"hello pdudo\n").unwrap();
+    let _next = connect(&server.addr()).unwrap();
+    server.wait_for_stdout_lines(4).unwrap();
+    let err = talker.read(&mut [0u8; 16]).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::ConnectionReset);
+
     let stdout = server.stdout();
-    let lines: Vec<&str> = stdout.lines().collect();
-    assert_eq!(lines.len(), 2, "{stdout}");
+    let lines: Vec<&str> = stdout.lines().take(3).collect();
     for (line, peer) in lines.iter().zip(&peers) {
         let expected = format!(
             "<socket.socket family=2, type=1, proto=0, laddr=('127.0.0.1', {port}), \
@@ -485,8 +573,7 @@ fn lesson_page_shows_what_the_programs_print() {
     );
 
     let printer = Server::start("accept-printer", &[]).unwrap();
-    let mut stream = connect(&printer.addr()).unwrap();
-    stream.read_to_end(&mut Vec::new()).unwrap();
+    let _stream = connect(&printer.addr()).unwrap();
     // The page shows the default port 9999; ours runs on a free one.
     let expected = lesson_block(PAGE, "accept-printer").unwrap();
     let printed = printer.wait_for_stdout_lines(1).unwrap();
@@ -506,4 +593,131 @@ fn lesson_page_shows_what_the_programs_print() {
         normalize(&lesson_block(PAGE, "ping-client --udp without a server").unwrap()),
         normalize(&stderr)
     );
+    let out = client(&closed_udp_addr())
+        .args(["--udp", "--connect"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        normalize(&lesson_block(PAGE, "ping-client --udp --connect without a server").unwrap()),
+        normalize(&String::from_utf8(out.stderr).unwrap())
+    );
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn accept_printer_backs_off_when_out_of_descriptors() {
+    // 0, 1, 2 and the listener: no descriptor left for a client.
+    accept_loop_backs_off_when_out_of_descriptors("accept-printer", &[], 4);
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn ping_pong_server_backs_off_when_out_of_descriptors() {
+    // 0, 1, 2, the listener and the UDP socket: three left for clients.
+    accept_loop_backs_off_when_out_of_descriptors("ping-pong-server", &[], 8);
+}
+
+/// A lesson server started through a wrapper command (`sh -c 'ulimit ...'`, `setpriv`,
+/// `prlimit`), which execs it: the process id is the server's. Killed when dropped.
+#[cfg(target_os = "linux")]
+struct Wrapped {
+    child: std::process::Child,
+    addr: String,
+    stderr: std::sync::Arc<std::sync::Mutex<String>>,
+}
+
+#[cfg(target_os = "linux")]
+impl Wrapped {
+    fn start(wrapper: &[&str], package: &str, args: &[&str]) -> Wrapped {
+        use std::io::BufRead;
+        use std::process::Stdio;
+        use std::sync::{Arc, Mutex};
+        let mut child = std::process::Command::new(wrapper[0])
+            .args(&wrapper[1..])
+            .arg(binary(package).unwrap())
+            .args(args)
+            .args(["--addr", "127.0.0.1:0"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let collect = |pipe: Box<dyn Read + Send>| {
+            let text = Arc::new(Mutex::new(String::new()));
+            let sink = Arc::clone(&text);
+            thread::spawn(move || {
+                for line in std::io::BufReader::new(pipe).lines() {
+                    let Ok(line) = line else { break };
+                    sink.lock().unwrap().push_str(&(line + "\n"));
+                }
+            });
+            text
+        };
+        let stderr = collect(Box::new(child.stderr.take().unwrap()));
+        let mut wrapped = Wrapped {
+            child,
+            addr: String::new(),
+            stderr,
+        };
+        let prefix = format!("{package}: listening on ");
+        let announced = wrapped.wait_for(&wrapped.stderr, &prefix);
+        let line = announced.lines().find(|l| l.starts_with(&prefix)).unwrap();
+        let bound = line[prefix.len()..].split_whitespace().next().unwrap();
+        wrapped.addr = bound.to_string();
+        wrapped
+    }
+
+    /// Waits until `text` contains `needle`, and returns all of it.
+    fn wait_for(&self, text: &std::sync::Mutex<String>, needle: &str) -> String {
+        let mut last = String::new();
+        let found = wait_until(PATIENCE, || {
+            last = text.lock().unwrap().clone();
+            last.contains(needle)
+        });
+        assert!(found, "no {needle:?} within {PATIENCE:?}:\n{last}");
+        last
+    }
+
+    /// The CPU time the process has used so far, in clock ticks (utime + stime of
+    /// /proc/PID/stat; Linux counts them in USER_HZ, 100 a second).
+    fn cpu_ticks(&self) -> u64 {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap();
+        // The fields after the command name, which is in parentheses: state is the
+        // first, utime and stime the 12th and 13th.
+        let after = &stat[stat.rfind(')').unwrap() + 2..];
+        let fields: Vec<&str> = after.split_whitespace().collect();
+        fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
+    }
+}
+
+#[cfg(target_os = "linux")]
+impl Drop for Wrapped {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Linux: `package` (with `args`) under `ulimit -n FD_LIMIT`, with more connections
+/// waiting than it has file descriptors for, so that accept fails with "Too many open
+/// files". The accept loop must wait between tries instead of retrying at once: over
+/// a window of 300 ms it uses under 10% of a core, and it logs a bounded number of lines.
+#[cfg(target_os = "linux")]
+fn accept_loop_backs_off_when_out_of_descriptors(package: &str, args: &[&str], fd_limit: u32) {
+    let limit = format!("ulimit -n {fd_limit} && exec \"$@\"");
+    let server = Wrapped::start(&["sh", "-c", &limit, "sh"], package, args);
+    // The kernel finishes these handshakes on its own and queues them for accept.
+    let _waiting: Vec<TcpStream> = (0..20).map(|_| connect(&server.addr).unwrap()).collect();
+    server.wait_for(&server.stderr, "accept failed: Too many open files");
+    let window = Duration::from_millis(300);
+    let before = server.cpu_ticks();
+    thread::sleep(window); // a measuring window, not a wait for an event
+    let used = server.cpu_ticks() - before;
+    // 300 ms are 30 ticks: under 10% is under 3.
+    assert!(
+        used < 3,
+        "{package} used {used} ticks of CPU (10 ms each) in {window:?} out of descriptors"
+    );
+    let stderr = server.stderr.lock().unwrap().clone();
+    assert!(stderr.lines().count() <= 3, "{package} logged:\n{stderr}");
 }

@@ -20,8 +20,13 @@ pub fn run(tour: &mut Tour) -> Result<(), String> {
     )?;
 
     let printer = tour.server("accept-printer", &[])?;
-    // accept-printer closes every connection without a word: ping-client says so.
-    let out = tour.client("ping-client", &["--addr", &printer], "")?;
+    // accept-printer never answers (it keeps the connection open, silent, until the
+    // next client arrives): ping-client gives up after its timeout and says so.
+    let out = tour.client(
+        "ping-client",
+        &["--addr", &printer, "--timeout-ms", "300"],
+        "",
+    )?;
     check(
         out.status.code() == Some(1),
         "ping-client did not fail against accept-printer",
@@ -32,7 +37,8 @@ pub fn run(tour: &mut Tour) -> Result<(), String> {
         "accept-printer did not print the accepted socket",
     )?;
 
-    // Only TCP listens on accept-printer's port: a UDP ping there is never answered.
+    // Only TCP listens on accept-printer's port: a UDP ping there is never answered,
+    // and a connected UDP socket is told so ("port unreachable").
     let out = tour.client(
         "ping-client",
         &["--addr", &printer, "--udp", "--timeout-ms", "300"],
@@ -42,5 +48,15 @@ pub fn run(tour: &mut Tour) -> Result<(), String> {
         out.status.code() == Some(1)
             && String::from_utf8_lossy(&out.stderr).contains("no UDP reply"),
         "a UDP ping nobody answers did not time out",
+    )?;
+    let out = tour.client(
+        "ping-client",
+        &["--addr", &printer, "--udp", "--connect"],
+        "",
+    )?;
+    check(
+        out.status.code() == Some(1)
+            && String::from_utf8_lossy(&out.stderr).contains("nobody listens there"),
+        "a connected UDP socket was not told that nobody listens",
     )
 }
