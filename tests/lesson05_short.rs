@@ -3,15 +3,18 @@
 use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use assert_cmd::Command;
 use socket_lessons::{
     Server, binary, closed_port_addr, connect, lesson_block, one_shot_server, run_on_a_taken_port,
-    stays_silent, workspace_root,
+    stays_silent, wait_until, workspace_root,
 };
 
 const PAGE: &str = "05-short-and-long-connections.md";
+
+/// Long enough for a loaded machine; a test only waits this long when it is failing.
+const PATIENCE: Duration = Duration::from_secs(20);
 
 fn client(addr: &str) -> Command {
     let mut cmd = Command::new(binary("short-client").unwrap());
@@ -239,6 +242,85 @@ fn bad_requests_are_logged_and_dropped_and_the_server_keeps_serving() {
 }
 
 #[test]
+fn a_slow_dribble_is_dropped_at_the_deadline_of_its_request() {
+    let server = Server::start("short-server", &["--timeout-ms", "250"]).unwrap();
+    let mut slow = connect(&server.addr()).unwrap();
+    let port = slow.local_addr().unwrap().port();
+    let started = Instant::now();
+    slow.write_all(b"a").unwrap();
+    // Then a space every 50 ms: every read gets a byte long before 250 ms, but the
+    // request never becomes whole. The limit is for the request, not for one read.
+    let closed_after = loop {
+        let elapsed = started.elapsed();
+        assert!(
+            elapsed < Duration::from_secs(3),
+            "still served after {elapsed:?}"
+        );
+        if slow.write_all(b" ").is_err() || !stays_silent(&mut slow, Duration::from_millis(50)) {
+            break elapsed;
+        }
+    };
+    assert!(
+        closed_after >= Duration::from_millis(200) && closed_after < Duration::from_millis(1500),
+        "closed after {closed_after:?}"
+    );
+    let stderr = server
+        .wait_for_stderr("within 250ms; closing the connection\n")
+        .unwrap();
+    assert!(
+        stderr.contains(&format!("short-server: 127.0.0.1:{port}: sent only b'a ")),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn telnet_lines_are_requests_and_each_has_its_own_deadline() {
+    let server = Server::start("short-server", &["--timeout-ms", "250"]).unwrap();
+    // What telnet sends for `a2` and Enter, and then for more lines.
+    let mut telnet = connect(&server.addr()).unwrap();
+    let port = telnet.local_addr().unwrap().port();
+    telnet.write_all(b"a2\r\n").unwrap();
+    assert_eq!(read_up_to(&mut telnet, 4), b"d4.0");
+    // A request answered before its line end arrives: the line end is skipped.
+    telnet.write_all(b"a3").unwrap();
+    assert_eq!(read_up_to(&mut telnet, 4), b"d9.0");
+    telnet.write_all(b"\r\n").unwrap();
+    // Each request has the whole limit, counted from the previous reply: requests
+    // 150 ms apart take longer than 250 ms together, and are all answered.
+    assert!(stays_silent(&mut telnet, Duration::from_millis(150)));
+    telnet.write_all(b"b2\r\n").unwrap();
+    assert_eq!(read_up_to(&mut telnet, 4), b"d8.0");
+    assert!(stays_silent(&mut telnet, Duration::from_millis(150)));
+    telnet.write_all(b"d2\r\n").unwrap();
+    assert_eq!(read_up_to(&mut telnet, 4), b"d2.0");
+    // Then nothing more: dropped, and the log says what was answered.
+    assert!(closed_without_reply(&mut telnet));
+    server
+        .wait_for_stderr(&format!(
+            "short-server: 127.0.0.1:{port}: answered 4 requests, then no new one came \
+             within 250ms; closing the connection\n"
+        ))
+        .unwrap();
+}
+
+#[test]
+fn a_letter_and_enter_is_judged_at_once() {
+    let server = Server::start("short-server", &[]).unwrap();
+    // `a` and Enter: a line end closes the request, and it has no number. Judged at
+    // once (Python drops it at once too), not after the time limit.
+    let mut bare = connect(&server.addr()).unwrap();
+    let port = bare.local_addr().unwrap().port();
+    bare.write_all(b"a\r\n").unwrap();
+    assert!(closed_without_reply(&mut bare));
+    server
+        .wait_for_stderr(&format!(
+            "short-server: 127.0.0.1:{port}: b'a\\r\\n' has no number after 'a'; \
+             closing the connection\n"
+        ))
+        .unwrap();
+}
+
+#[test]
 fn ten_clients_at_once() {
     let server = Server::start("short-server", &[]).unwrap();
     // Ten connections open together: a server that served one at a time would never
@@ -327,6 +409,48 @@ fn client_failures_are_one_line_and_exit_1() {
     client("127.0.0.1:1").arg("a").assert().code(2);
 }
 
+#[cfg(target_os = "linux")]
+#[test]
+fn server_backs_off_when_out_of_descriptors() {
+    // 0, 1, 2 and the listener: four left for clients.
+    accept_loop_backs_off_when_out_of_descriptors("short-server", &[], 8);
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn a_refused_thread_drops_only_that_connection() {
+    // The main thread and two connection threads.
+    let Some(server) = under_a_thread_limit("short-server", &[], 61306, 3) else {
+        return;
+    };
+    // Connections are accepted in the order they came: two get a thread, the third not.
+    let mut first = connect(&server.addr).unwrap();
+    let mut second = connect(&server.addr).unwrap();
+    let mut third = connect(&server.addr).unwrap();
+    let port = third.local_addr().unwrap().port();
+    assert!(closed_without_reply(&mut third));
+    server.wait_for(
+        &server.stderr,
+        &format!(
+            "short-server: 127.0.0.1:{port}: no thread for this connection \
+             (Resource temporarily unavailable); closed\n"
+        ),
+    );
+    // The server lives on, and serves the two it has.
+    first.write_all(b"a2").unwrap();
+    assert_eq!(read_up_to(&mut first, 4), b"d4.0");
+    second.write_all(b"b2").unwrap();
+    assert_eq!(read_up_to(&mut second, 4), b"d8.0");
+    // Once a client leaves, its thread ends, and a new client gets one.
+    drop(first);
+    let served = wait_until(PATIENCE, || {
+        let mut next = connect(&server.addr).unwrap();
+        next.write_all(b"c2").unwrap();
+        read_up_to(&mut next, 5) == b"d16.0"
+    });
+    assert!(served);
+}
+
 #[test]
 fn server_reports_a_port_in_use() {
     let (addr, out) = run_on_a_taken_port("short-server").unwrap();
@@ -373,4 +497,141 @@ fn lesson_page_shows_what_the_programs_print() {
         socket_lessons::normalize_number(text, "Connection from ('127.0.0.1', ", "PORT")
     };
     assert_eq!(client_ports(&shown(&expected)), client_ports(&stdout));
+}
+
+/// A lesson server started through a wrapper command (`sh -c 'ulimit ...'`, `setpriv`,
+/// `prlimit`), which execs it: the process id is the server's. Killed when dropped.
+#[cfg(target_os = "linux")]
+struct Wrapped {
+    child: std::process::Child,
+    addr: String,
+    stderr: std::sync::Arc<std::sync::Mutex<String>>,
+}
+
+#[cfg(target_os = "linux")]
+impl Wrapped {
+    fn start(wrapper: &[&str], package: &str, args: &[&str]) -> Wrapped {
+        use std::io::BufRead;
+        use std::process::Stdio;
+        use std::sync::{Arc, Mutex};
+        let mut child = std::process::Command::new(wrapper[0])
+            .args(&wrapper[1..])
+            .arg(binary(package).unwrap())
+            .args(args)
+            .args(["--addr", "127.0.0.1:0"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let collect = |pipe: Box<dyn Read + Send>| {
+            let text = Arc::new(Mutex::new(String::new()));
+            let sink = Arc::clone(&text);
+            thread::spawn(move || {
+                for line in std::io::BufReader::new(pipe).lines() {
+                    let Ok(line) = line else { break };
+                    sink.lock().unwrap().push_str(&(line + "\n"));
+                }
+            });
+            text
+        };
+        let stderr = collect(Box::new(child.stderr.take().unwrap()));
+        let mut wrapped = Wrapped {
+            child,
+            addr: String::new(),
+            stderr,
+        };
+        let prefix = format!("{package}: listening on ");
+        let announced = wrapped.wait_for(&wrapped.stderr, &prefix);
+        let line = announced.lines().find(|l| l.starts_with(&prefix)).unwrap();
+        let bound = line[prefix.len()..].split_whitespace().next().unwrap();
+        wrapped.addr = bound.to_string();
+        wrapped
+    }
+
+    /// Waits until `text` contains `needle`, and returns all of it.
+    fn wait_for(&self, text: &std::sync::Mutex<String>, needle: &str) -> String {
+        let mut last = String::new();
+        let found = wait_until(PATIENCE, || {
+            last = text.lock().unwrap().clone();
+            last.contains(needle)
+        });
+        assert!(found, "no {needle:?} within {PATIENCE:?}:\n{last}");
+        last
+    }
+
+    /// The CPU time the process has used so far, in clock ticks (utime + stime of
+    /// /proc/PID/stat; Linux counts them in USER_HZ, 100 a second).
+    fn cpu_ticks(&self) -> u64 {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap();
+        // The fields after the command name, which is in parentheses: state is the
+        // first, utime and stime the 12th and 13th.
+        let after = &stat[stat.rfind(')').unwrap() + 2..];
+        let fields: Vec<&str> = after.split_whitespace().collect();
+        fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
+    }
+}
+
+#[cfg(target_os = "linux")]
+impl Drop for Wrapped {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Linux: `package` (with `args`) under `ulimit -n FD_LIMIT`, with more connections
+/// waiting than it has file descriptors for, so that accept fails with "Too many open
+/// files". The accept loop must wait between tries instead of retrying at once: over
+/// a window of 300 ms it uses under 10% of a core, and it logs a bounded number of lines.
+#[cfg(target_os = "linux")]
+fn accept_loop_backs_off_when_out_of_descriptors(package: &str, args: &[&str], fd_limit: u32) {
+    let limit = format!("ulimit -n {fd_limit} && exec \"$@\"");
+    let server = Wrapped::start(&["sh", "-c", &limit, "sh"], package, args);
+    // The kernel finishes these handshakes on its own and queues them for accept.
+    let _waiting: Vec<TcpStream> = (0..20).map(|_| connect(&server.addr).unwrap()).collect();
+    server.wait_for(&server.stderr, "accept failed: Too many open files");
+    let window = Duration::from_millis(300);
+    let before = server.cpu_ticks();
+    thread::sleep(window); // a measuring window, not a wait for an event
+    let used = server.cpu_ticks() - before;
+    // 300 ms are 30 ticks: under 10% is under 3.
+    assert!(
+        used < 3,
+        "{package} used {used} ticks of CPU (10 ms each) in {window:?} out of descriptors"
+    );
+    let stderr = server.stderr.lock().unwrap().clone();
+    assert!(stderr.lines().count() <= 3, "{package} logged:\n{stderr}");
+}
+
+/// Whether this process runs as root (Linux: the real user id in /proc/self/status).
+#[cfg(target_os = "linux")]
+fn is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap_or_default()
+        .lines()
+        .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"))
+}
+
+/// Linux, as root only: `package` run as the otherwise unused user `uid`, allowed
+/// `limit` processes and threads (RLIMIT_NPROC, which root itself ignores): the server's
+/// main thread and `limit - 1` connection threads. Returns None, after saying why, when
+/// the test cannot run here.
+#[cfg(target_os = "linux")]
+fn under_a_thread_limit(package: &str, args: &[&str], uid: u32, limit: u32) -> Option<Wrapped> {
+    if !is_root() {
+        println!("skipped: only root can run the server as another user with a thread limit");
+        return None;
+    }
+    let ids = [format!("--reuid={uid}"), format!("--regid={uid}")];
+    let nproc = format!("--nproc={limit}");
+    let wrapper = [
+        "setpriv",
+        &ids[0],
+        &ids[1],
+        "--clear-groups",
+        "prlimit",
+        &nproc,
+    ];
+    Some(Wrapped::start(&wrapper, package, args))
 }
