@@ -497,6 +497,22 @@ fn lesson_page_shows_what_the_programs_print() {
         socket_lessons::normalize_number(text, "Connection from ('127.0.0.1', ", "PORT")
     };
     assert_eq!(client_ports(&shown(&expected)), client_ports(&stdout));
+
+    // The telnet session of the page: two requests, then nothing (10 s shortened to 200 ms).
+    let server = Server::start("short-server", &["--timeout-ms", "200"]).unwrap();
+    let mut telnet = connect(&server.addr()).unwrap();
+    for (line, reply) in [(&b"a2\r\n"[..], &b"d4.0"[..]), (b"c2\r\n", b"d16.0")] {
+        telnet.write_all(line).unwrap();
+        assert_eq!(read_up_to(&mut telnet, reply.len()), reply);
+    }
+    assert!(closed_without_reply(&mut telnet));
+    let stderr = server.wait_for_stderr("answered 2 requests").unwrap();
+    let logged = stderr.lines().nth(1).unwrap().replace("200ms", "10s");
+    let peer_port = |text: &str| socket_lessons::normalize_number(text, "127.0.0.1:", "PORT");
+    assert_eq!(
+        peer_port(&lesson_block(PAGE, "short-server stderr after telnet").unwrap()),
+        peer_port(&format!("{logged}\n"))
+    );
 }
 
 /// A lesson server started through a wrapper command (`sh -c 'ulimit ...'`, `setpriv`,
