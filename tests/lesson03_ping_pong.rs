@@ -317,12 +317,12 @@ fn udp_reply_that_never_comes_times_out() {
     let silent = udp_socket();
     let addr = silent.local_addr().unwrap().to_string();
     client(&addr)
-        .args(["--udp", "--timeout-ms", "200"])
+        .args(["--udp", "--timeout-ms", "100"])
         .assert()
         .code(1)
         .stdout("")
         .stderr(format!(
-            "ping-client: no UDP reply from {addr} within 200ms (is ping-pong-server running? \
+            "ping-client: no UDP reply from {addr} within 100ms (is ping-pong-server running? \
              an unconnected UDP socket is not told that nobody listens: try --connect)\n"
         ));
     let mut buf = [0u8; 64];
@@ -331,12 +331,12 @@ fn udp_reply_that_never_comes_times_out() {
 
     // The same with a connected socket: still no reply, and no "port unreachable" either.
     client(&addr)
-        .args(["--udp", "--connect", "--timeout-ms", "200"])
+        .args(["--udp", "--connect", "--timeout-ms", "100"])
         .assert()
         .code(1)
         .stdout("")
         .stderr(format!(
-            "ping-client: no UDP reply from {addr} within 200ms (lost on the way, or not answered)\n"
+            "ping-client: no UDP reply from {addr} within 100ms (lost on the way, or not answered)\n"
         ));
     let (n, _) = silent.recv_from(&mut buf).unwrap();
     assert_eq!(&buf[..n], b"hello pdudo\n");
@@ -366,11 +366,11 @@ fn a_connected_udp_socket_is_told_that_nobody_listens() {
     assert!(started.elapsed() < Duration::from_secs(10));
     // An unconnected socket is not told: it waits for its timeout.
     let out = client(&addr)
-        .args(["--udp", "--timeout-ms", "200"])
+        .args(["--udp", "--timeout-ms", "100"])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains(" within 200ms "));
+    assert!(String::from_utf8_lossy(&out.stderr).contains(" within 100ms "));
     // Against the server, a connected socket gets its pong like any other.
     let server = server();
     client(&server.addr())
@@ -478,7 +478,7 @@ fn accept_printer_prints_a_line_per_client() {
         peers.push(stream.local_addr().unwrap().port());
         server.wait_for_stdout_lines(n).unwrap();
         // Like the original, the server keeps the last client's connection open, silent,
-        assert!(stays_silent(&mut stream, Duration::from_millis(100)));
+        assert!(stays_silent(&mut stream, Duration::from_millis(30)));
         // and closes the one before when the next client arrives: a plain close (FIN).
         if let Some(mut earlier) = previous.take() {
             assert_eq!(earlier.read(&mut [0u8; 16]).unwrap(), 0);
@@ -612,6 +612,40 @@ fn accept_printer_backs_off_when_out_of_descriptors() {
 
 #[cfg(target_os = "linux")]
 #[test]
+fn a_refused_thread_drops_only_that_client() {
+    // The main thread, the TCP and UDP threads, and one client thread.
+    let Some(server) = under_a_thread_limit("ping-pong-server", &[], 61307, 4) else {
+        return;
+    };
+    let first = connect(&server.addr).unwrap();
+    first.set_read_timeout(Some(PATIENCE)).unwrap();
+    let mut first_reader = BufReader::new(first.try_clone().unwrap());
+    let mut second = connect(&server.addr).unwrap();
+    let port = second.local_addr().unwrap().port();
+    let mut rest = Vec::new();
+    match second.read_to_end(&mut rest) {
+        Ok(_) => assert!(rest.is_empty(), "{rest:?}"),
+        Err(e) => assert_eq!(e.kind(), ErrorKind::ConnectionReset),
+    }
+    server.wait_for(
+        &server.stderr,
+        &format!(
+            "ping-pong-server: tcp 127.0.0.1:{port}: no thread for this client \
+             (Resource temporarily unavailable); closed\n"
+        ),
+    );
+    // The first client is still served, and UDP too.
+    (&first).write_all(b"still here\n").unwrap();
+    assert_eq!(read_line(&mut first_reader), "pong\n");
+    let sock = udp_socket();
+    sock.send_to(b"udp\n", &server.addr).unwrap();
+    let mut buf = [0u8; 16];
+    let (n, _) = sock.recv_from(&mut buf).unwrap();
+    assert_eq!(&buf[..n], b"pong\n");
+}
+
+#[cfg(target_os = "linux")]
+#[test]
 fn ping_pong_server_backs_off_when_out_of_descriptors() {
     // 0, 1, 2, the listener and the UDP socket: three left for clients.
     accept_loop_backs_off_when_out_of_descriptors("ping-pong-server", &[], 8);
@@ -720,4 +754,36 @@ fn accept_loop_backs_off_when_out_of_descriptors(package: &str, args: &[&str], f
     );
     let stderr = server.stderr.lock().unwrap().clone();
     assert!(stderr.lines().count() <= 3, "{package} logged:\n{stderr}");
+}
+
+/// Whether this process runs as root (Linux: the real user id in /proc/self/status).
+#[cfg(target_os = "linux")]
+fn is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap_or_default()
+        .lines()
+        .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"))
+}
+
+/// Linux, as root only: `package` run as the otherwise unused user `uid`, allowed
+/// `limit` processes and threads (RLIMIT_NPROC, which root itself ignores): the server's
+/// main thread and `limit - 1` connection threads. Returns None, after saying why, when
+/// the test cannot run here.
+#[cfg(target_os = "linux")]
+fn under_a_thread_limit(package: &str, args: &[&str], uid: u32, limit: u32) -> Option<Wrapped> {
+    if !is_root() {
+        println!("skipped: only root can run the server as another user with a thread limit");
+        return None;
+    }
+    let ids = [format!("--reuid={uid}"), format!("--regid={uid}")];
+    let nproc = format!("--nproc={limit}");
+    let wrapper = [
+        "setpriv",
+        &ids[0],
+        &ids[1],
+        "--clear-groups",
+        "prlimit",
+        &nproc,
+    ];
+    Some(Wrapped::start(&wrapper, package, args))
 }

@@ -149,8 +149,9 @@ fn ping_pong_server(sock: Sock) {
                     }
                 });
                 if let Err(e) = job {
+                    let why = lesson_cli::reason(&e);
                     eprintln!(
-                        "ping-pong-server: tcp {addr}: no thread for this client ({e}); closed"
+                        "ping-pong-server: tcp {addr}: no thread for this client ({why}); closed"
                     );
                 }
             }
