@@ -143,7 +143,7 @@ fn wire_bytes_are_the_originals_and_a_request_may_arrive_in_pieces() {
     // `a1e` is not a number yet: the server must wait for the `8`.
     let mut split = connect(&server.addr()).unwrap();
     split.write_all(b"a1e").unwrap();
-    assert!(stays_silent(&mut split, Duration::from_millis(200)));
+    assert!(stays_silent(&mut split, Duration::from_millis(100)));
     split.write_all(b"8").unwrap();
     assert_eq!(read_up_to(&mut split, 6), b"d1e+16");
 
@@ -152,7 +152,7 @@ fn wire_bytes_are_the_originals_and_a_request_may_arrive_in_pieces() {
     cut.write_all(b"d\xd9").unwrap();
     // Half a character is not bad UTF-8 yet: the server must wait for the rest. (This
     // also gives the server the time to read the first piece on its own.)
-    assert!(stays_silent(&mut cut, Duration::from_millis(200)));
+    assert!(stays_silent(&mut cut, Duration::from_millis(100)));
     cut.write_all(b"\xa3").unwrap();
     assert_eq!(read_up_to(&mut cut, 4), b"d3.0");
 
@@ -275,7 +275,7 @@ fn a_slow_dribble_is_dropped_at_the_deadline_of_its_request() {
 
 #[test]
 fn telnet_lines_are_requests_and_each_has_its_own_deadline() {
-    let server = Server::start("short-server", &["--timeout-ms", "250"]).unwrap();
+    let server = Server::start("short-server", &["--timeout-ms", "200"]).unwrap();
     // What telnet sends for `a2` and Enter, and then for more lines.
     let mut telnet = connect(&server.addr()).unwrap();
     let port = telnet.local_addr().unwrap().port();
@@ -286,11 +286,11 @@ fn telnet_lines_are_requests_and_each_has_its_own_deadline() {
     assert_eq!(read_up_to(&mut telnet, 4), b"d9.0");
     telnet.write_all(b"\r\n").unwrap();
     // Each request has the whole limit, counted from the previous reply: requests
-    // 150 ms apart take longer than 250 ms together, and are all answered.
-    assert!(stays_silent(&mut telnet, Duration::from_millis(150)));
+    // 120 ms apart take longer than 200 ms together, and are all answered.
+    assert!(stays_silent(&mut telnet, Duration::from_millis(120)));
     telnet.write_all(b"b2\r\n").unwrap();
     assert_eq!(read_up_to(&mut telnet, 4), b"d8.0");
-    assert!(stays_silent(&mut telnet, Duration::from_millis(150)));
+    assert!(stays_silent(&mut telnet, Duration::from_millis(120)));
     telnet.write_all(b"d2\r\n").unwrap();
     assert_eq!(read_up_to(&mut telnet, 4), b"d2.0");
     // Then nothing more: dropped, and the log says what was answered.
@@ -298,7 +298,7 @@ fn telnet_lines_are_requests_and_each_has_its_own_deadline() {
     server
         .wait_for_stderr(&format!(
             "short-server: 127.0.0.1:{port}: answered 4 requests, then no new one came \
-             within 250ms; closing the connection\n"
+             within 200ms; closing the connection\n"
         ))
         .unwrap();
 }
@@ -386,10 +386,10 @@ fn client_failures_are_one_line_and_exit_1() {
     })
     .unwrap();
     client(&addr)
-        .args(["--timeout-ms", "300"])
+        .args(["--timeout-ms", "150"])
         .assert()
         .code(1)
-        .stderr(format!("short-client: no reply from {addr} within 300ms\n"));
+        .stderr(format!("short-client: no reply from {addr} within 150ms\n"));
     done.send(()).unwrap();
     holder.join().unwrap();
 
@@ -599,7 +599,7 @@ impl Drop for Wrapped {
 /// Linux: `package` (with `args`) under `ulimit -n FD_LIMIT`, with more connections
 /// waiting than it has file descriptors for, so that accept fails with "Too many open
 /// files". The accept loop must wait between tries instead of retrying at once: over
-/// a window of 300 ms it uses under 10% of a core, and it logs a bounded number of lines.
+/// a window of 200 ms it uses under 10% of a core, and it logs a bounded number of lines.
 #[cfg(target_os = "linux")]
 fn accept_loop_backs_off_when_out_of_descriptors(package: &str, args: &[&str], fd_limit: u32) {
     let limit = format!("ulimit -n {fd_limit} && exec \"$@\"");
@@ -607,13 +607,13 @@ fn accept_loop_backs_off_when_out_of_descriptors(package: &str, args: &[&str], f
     // The kernel finishes these handshakes on its own and queues them for accept.
     let _waiting: Vec<TcpStream> = (0..20).map(|_| connect(&server.addr).unwrap()).collect();
     server.wait_for(&server.stderr, "accept failed: Too many open files");
-    let window = Duration::from_millis(300);
+    let window = Duration::from_millis(200);
     let before = server.cpu_ticks();
     thread::sleep(window); // a measuring window, not a wait for an event
     let used = server.cpu_ticks() - before;
-    // 300 ms are 30 ticks: under 10% is under 3.
+    // 200 ms are 20 ticks: under 10% is under 2.
     assert!(
-        used < 3,
+        used < 2,
         "{package} used {used} ticks of CPU (10 ms each) in {window:?} out of descriptors"
     );
     let stderr = server.stderr.lock().unwrap().clone();
