@@ -2,7 +2,8 @@
 
 use std::io::{Read, Write};
 use std::net::Shutdown;
-use std::time::Duration;
+use std::thread;
+use std::time::{Duration, Instant};
 
 use assert_cmd::Command;
 use socket_lessons::{
@@ -146,7 +147,9 @@ fn server_keeps_serving_after_silent_garbage_and_non_utf8_clients() {
     // 10 KiB of garbage.
     let mut garbage = connect(&addr).unwrap();
     garbage.write_all(&[b'x'; 10 * 1024]).unwrap();
-    garbage.shutdown(Shutdown::Write).unwrap();
+    // The server may already have closed on the first bytes, leaving the rest unread,
+    // which resets the connection: then there is nothing left to shut down.
+    let _ = garbage.shutdown(Shutdown::Write);
     client(&addr).assert().success();
 
     // Bytes that are not UTF-8 (the Python original crashes on these).
@@ -200,4 +203,136 @@ fn lesson_page_shows_what_the_programs_print() {
         normalize_number(&expected, "127.0.0.1:", "PORT"),
         normalize_number(&stdout, "127.0.0.1:", "PORT")
     );
+}
+
+#[test]
+fn a_newline_after_the_command_is_accepted_as_telnet_and_nc_send_it() {
+    let server = Server::start("timestamp-server", &[]).unwrap();
+    for line in [&b"timetampe\r\n"[..], b"timetampe\n"] {
+        let mut stream = connect(&server.addr()).unwrap();
+        stream.write_all(line).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(20)))
+            .unwrap();
+        let mut reply = String::new();
+        stream.read_to_string(&mut reply).unwrap();
+        assert!(is_ctime(&reply), "{line:?} got {reply:?}");
+    }
+    // Anything else after the command is still not the command.
+    let mut stream = connect(&server.addr()).unwrap();
+    stream.write_all(b"timetampe!\n").unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let mut reply = String::new();
+    let _ = stream.read_to_string(&mut reply);
+    assert_eq!(reply, "");
+}
+
+#[test]
+fn a_slow_dribble_is_dropped_at_the_deadline() {
+    // One byte every 100 ms: each read comes long before --timeout-ms, but the whole
+    // command would take 900 ms. The server drops it at the 300 ms deadline.
+    let server = Server::start("timestamp-server", &["--timeout-ms", "300"]).unwrap();
+    let mut stream = connect(&server.addr()).unwrap();
+    let mut writer = stream.try_clone().unwrap();
+    let started = Instant::now();
+    let dribble = thread::spawn(move || {
+        for byte in b"timetampe" {
+            if writer.write_all(&[*byte]).is_err() {
+                return;
+            }
+            thread::sleep(Duration::from_millis(100));
+        }
+    });
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let mut reply = Vec::new();
+    let _ = stream.read_to_end(&mut reply);
+    let elapsed = started.elapsed();
+    assert_eq!(
+        String::from_utf8_lossy(&reply),
+        "",
+        "answered a too slow client"
+    );
+    assert!(
+        elapsed >= Duration::from_millis(290) && elapsed < Duration::from_millis(800),
+        "dropped after {elapsed:?}, the deadline is 300 ms"
+    );
+    server
+        .wait_for_stderr("but not the whole command within 300ms; too slow, closing\n")
+        .unwrap();
+    dribble.join().unwrap();
+}
+
+/// Under `ulimit -n 4`, stdin, stdout, stderr and the listening socket take every file
+/// descriptor the server may have, so each accept fails ("Too many open files") and the
+/// queued clients stay queued. Over half a second the server must use under 5% of a CPU
+/// (read from /proc) and log a bounded number of lines, not retry at full speed.
+#[cfg(target_os = "linux")]
+#[test]
+fn server_backs_off_when_accept_fails() {
+    use socket_lessons::{DEADLINE, wait_until};
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    use std::sync::{Arc, Mutex};
+
+    let program = binary("timestamp-server").unwrap();
+    let mut child = std::process::Command::new("sh")
+        .args(["-c", "ulimit -n 4 && exec \"$0\" --addr 127.0.0.1:0"])
+        .arg(&program)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let lines = Arc::new(Mutex::new(Vec::<String>::new()));
+    let stderr = BufReader::new(child.stderr.take().unwrap());
+    let sink = Arc::clone(&lines);
+    thread::spawn(move || {
+        for line in stderr.lines().map_while(Result::ok) {
+            sink.lock().unwrap().push(line);
+        }
+    });
+    let logged = |needle: &str| {
+        let mut found = None;
+        wait_until(DEADLINE, || {
+            found = lines
+                .lock()
+                .unwrap()
+                .iter()
+                .find_map(|l| l.contains(needle).then(|| l.clone()));
+            found.is_some()
+        });
+        found.unwrap_or_else(|| panic!("never logged {needle:?}"))
+    };
+    let listening = logged("timestamp-server: listening on ");
+    let addr = listening.rsplit(' ').next().unwrap().to_string();
+    let _queued: Vec<_> = (0..8).map(|_| connect(&addr).unwrap()).collect();
+    logged("timestamp-server: accept failed: ");
+
+    // utime + stime, in clock ticks (1/100 s): fields 14 and 15 of /proc/PID/stat.
+    let cpu_ticks = || {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", child.id())).unwrap();
+        let after_name = &stat[stat.rfind(')').unwrap() + 2..];
+        let times: Vec<u64> = after_name
+            .split(' ')
+            .skip(11)
+            .take(2)
+            .map(|f| f.parse().unwrap())
+            .collect();
+        times[0] + times[1]
+    };
+    let before = cpu_ticks();
+    thread::sleep(Duration::from_millis(500));
+    let used = cpu_ticks() - before;
+    let logged_lines = lines.lock().unwrap().len();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(
+        used <= 2,
+        "used {used} of 50 clock ticks while accept failed"
+    );
+    assert!(logged_lines <= 3, "logged {logged_lines} lines on stderr");
 }
