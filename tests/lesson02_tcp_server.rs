@@ -7,7 +7,9 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use assert_cmd::Command;
-use socket_lessons::{Server, binary, connect, lesson_block, normalize_number, workspace_root};
+use socket_lessons::{
+    DEADLINE, Server, binary, connect, lesson_block, normalize_number, wait_until, workspace_root,
+};
 
 const PAGE: &str = "02-tcp-server.md";
 
@@ -418,18 +420,24 @@ fn contacts_bad_commands_get_an_error_and_lose_nothing() {
     stream.write_all(b"exit").unwrap();
     assert_eq!(rest(&mut stream), "");
 
-    // One stderr line per bad command, after the listening line.
-    assert_eq!(
-        server.stderr().lines().count(),
-        1 + bad.len(),
-        "{}",
-        server.stderr()
-    );
+    // contacts-client prints an error answer like any other, and exits 1.
+    contacts(&addr, &["add", "onlyname"])
+        .assert()
+        .code(1)
+        .stdout("Welcome!\nerror: use add;NAME;PHONE\n")
+        .stderr("");
     // A new client still finds the contact: nothing was lost.
     contacts(&addr, &["find", "zhangsan"])
         .assert()
         .success()
         .stdout("Welcome!\n13800138000\n");
+    // One stderr line per bad command, after the listening line.
+    assert!(
+        wait_until(DEADLINE, || server.stderr().lines().count()
+            == 2 + bad.len()),
+        "{}",
+        server.stderr()
+    );
 }
 
 #[test]
@@ -619,7 +627,9 @@ fn lesson_page_shows_what_the_programs_print() {
     {
         let words: Vec<&str> = line.split_whitespace().skip(2).collect();
         let out = contacts(&server.addr(), &words).output().unwrap();
-        assert!(out.status.success(), "{line}");
+        // An `error: ...` answer is a failure: exit status 1.
+        let refused = String::from_utf8_lossy(&out.stdout).contains("\nerror: ");
+        assert_eq!(out.status.code(), Some(i32::from(refused)), "{line}");
         printed.push_str(&format!(
             "{line}\n{}",
             String::from_utf8(out.stdout).unwrap()
@@ -642,4 +652,252 @@ fn lesson_page_shows_what_the_programs_print() {
         .unwrap()
         .replace(program.to_str().unwrap(), "target/debug/argv-demo");
     assert_eq!(lesson_block(PAGE, "argv-demo").unwrap(), stdout);
+}
+
+// ---------------------------------------------------------------- no peer stalls a server
+
+/// While a client floods `package` with `request` (after the `setup` commands, each
+/// with its answer) and never reads an answer, another
+/// client is still greeted: once the server's answers fill the flooder's receive window
+/// and its own send buffer, its write blocks, and after --timeout-ms it drops the
+/// flooder and says why.
+fn never_reading_client_cannot_stall(
+    package: &str,
+    args: &[&str],
+    setup: &[(&str, &str)],
+    request: &[u8],
+) {
+    let mut all = vec!["--timeout-ms", "200"];
+    all.extend_from_slice(args);
+    let server = Server::start(package, &all).unwrap();
+    let mut flooder = greeted(&server.addr());
+    for (command, answer) in setup {
+        assert_eq!(ask(&mut flooder, command.as_bytes()), *answer);
+    }
+    let chunk = request.repeat(64 * 1024 / request.len());
+    // The flood, on its own thread, until a write fails (the server dropped us) or makes
+    // no progress for 200 ms (the server stopped reading). The thread hands the
+    // connection back open: closing it would unblock a stalled server by itself.
+    flooder
+        .set_write_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    let flood = thread::spawn(move || {
+        let started = Instant::now();
+        while flooder.write_all(&chunk).is_ok() && started.elapsed() < Duration::from_secs(20) {}
+        flooder
+    });
+    let mut next = connect(&server.addr()).unwrap();
+    next.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut greeting = [0u8; 8];
+    next.read_exact(&mut greeting)
+        .expect("the next client was not greeted within 5 s: the flooder stalls the server");
+    assert_eq!(&greeting, b"Welcome!");
+    server
+        .wait_for_stderr("does not read its answers: nothing could be sent for 200ms; closing\n")
+        .unwrap();
+    drop(flood.join().unwrap());
+}
+
+#[test]
+fn welcome_server_drops_a_client_that_never_reads() {
+    let mut message = vec![b'x'; 1000];
+    message.push(b'\n');
+    never_reading_client_cannot_stall("welcome-server", &["--delay-ms", "0"], &[], &message);
+}
+
+#[test]
+fn contacts_server_drops_a_client_that_never_reads() {
+    // Each `find;a` of 7 bytes is answered with a phone of 64: the answers pile up fast.
+    let add = format!("add;a;{}\n", "1".repeat(64));
+    never_reading_client_cannot_stall("contacts-server", &[], &[(&add, "a added")], b"find;a\n");
+}
+
+/// A client that sends `message` one byte every 50 ms, well within --gap-ms (200 ms), so
+/// that no pause ever ends it: the server drops it at --timeout-ms (400 ms) all the same,
+/// long before the last byte.
+fn slow_dribble_is_dropped_at_the_deadline(package: &str, message: &[u8]) {
+    let server = Server::start(package, &["--timeout-ms", "400", "--gap-ms", "200"]).unwrap();
+    let mut stream = greeted(&server.addr());
+    let mut writer = stream.try_clone().unwrap();
+    let started = Instant::now();
+    let bytes = message.to_vec();
+    let dribble = thread::spawn(move || {
+        for byte in bytes {
+            if writer.write_all(&[byte]).is_err() {
+                return;
+            }
+            thread::sleep(Duration::from_millis(50));
+        }
+    });
+    // Nothing comes back: the connection is closed (or reset) at the deadline.
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    let elapsed = started.elapsed();
+    assert_eq!(
+        String::from_utf8_lossy(&answer),
+        "",
+        "answered a too slow client"
+    );
+    let slow = Duration::from_millis(50) * message.len() as u32;
+    assert!(
+        elapsed >= Duration::from_millis(390) && elapsed < slow,
+        "dropped after {elapsed:?}, the deadline is 400 ms, the dribble takes {slow:?}"
+    );
+    server
+        .wait_for_stderr("within 400ms; too slow, closing\n")
+        .unwrap();
+    dribble.join().unwrap();
+}
+
+#[test]
+fn welcome_server_drops_a_slow_dribble_at_the_deadline() {
+    slow_dribble_is_dropped_at_the_deadline("welcome-server", b"message1 sent very slowly\n");
+}
+
+#[test]
+fn contacts_server_drops_a_slow_dribble_at_the_deadline() {
+    slow_dribble_is_dropped_at_the_deadline("contacts-server", b"add;zhangsan;13800138000\n");
+}
+
+#[test]
+fn welcome_server_does_not_pause_for_clients_that_left() {
+    // 20 clients connect and close at once; with a pause of 100 ms for each, the real
+    // client behind them would wait 2 s for its greeting.
+    let server = Server::start("welcome-server", &["--delay-ms", "100"]).unwrap();
+    for _ in 0..20 {
+        drop(connect(&server.addr()).unwrap());
+    }
+    let started = Instant::now();
+    let mut stream = greeted(&server.addr());
+    let waited = started.elapsed();
+    assert!(
+        waited < Duration::from_millis(1000),
+        "greeted after {waited:?}"
+    );
+    // A real message is still answered after its pause.
+    let started = Instant::now();
+    assert_eq!(ask(&mut stream, b"hello\n"), "Received hello;");
+    assert!(started.elapsed() >= Duration::from_millis(100));
+}
+
+#[test]
+fn contacts_has_a_limit_and_keeps_every_contact() {
+    let server = Server::start("contacts-server", &[]).unwrap();
+    let mut stream = greeted(&server.addr());
+    let phone = |i: usize| format!("138{i:08}");
+    // 1000 adds in one write, one per line: 1000 answers, glued together.
+    let adds: String = (0..1000)
+        .map(|i| format!("add;n{i};{}\n", phone(i)))
+        .collect();
+    stream.write_all(adds.as_bytes()).unwrap();
+    let expected: String = (0..1000).map(|i| format!("n{i} added")).collect();
+    let mut answers = vec![0u8; expected.len()];
+    stream.read_exact(&mut answers).unwrap();
+    assert_eq!(String::from_utf8(answers).unwrap(), expected);
+
+    // Full: one more is refused with one line, and so are fields over 64 bytes.
+    assert_eq!(
+        ask(&mut stream, b"add;one_more;1\n"),
+        "error: the phone book is full (1000 contacts); remove one first"
+    );
+    let long = format!("add;n1;{}\n", "9".repeat(65));
+    assert_eq!(
+        ask(&mut stream, long.as_bytes()),
+        "error: NAME and PHONE are at most 64 bytes each"
+    );
+    server
+        .wait_for_stderr("bad command \"add;one_more;1\": the phone book is full")
+        .unwrap();
+
+    // Every contact is still there, unchanged.
+    let finds: String = (0..1000).map(|i| format!("find;n{i}\n")).collect();
+    stream.write_all(finds.as_bytes()).unwrap();
+    let expected: String = (0..1000).map(phone).collect();
+    let mut answers = vec![0u8; expected.len()];
+    stream.read_exact(&mut answers).unwrap();
+    assert_eq!(String::from_utf8(answers).unwrap(), expected);
+    assert_eq!(ask(&mut stream, b"find;one_more\n"), "Not Found!");
+}
+
+/// Starts `package` with at most 4 file descriptors (`ulimit -n 4`): stdin, stdout,
+/// stderr and the listening socket take them all, so every accept fails ("Too many open
+/// files") and the queued clients stay queued. Over half a second the server must use
+/// under 5% of a CPU (read from /proc) and log a bounded number of lines.
+#[cfg(target_os = "linux")]
+fn accept_failures_do_not_spin(package: &str) {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    use std::sync::{Arc, Mutex};
+
+    let program = binary(package).unwrap();
+    let mut child = std::process::Command::new("sh")
+        .args(["-c", "ulimit -n 4 && exec \"$0\" --addr 127.0.0.1:0"])
+        .arg(&program)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let lines = Arc::new(Mutex::new(Vec::<String>::new()));
+    let stderr = BufReader::new(child.stderr.take().unwrap());
+    let sink = Arc::clone(&lines);
+    thread::spawn(move || {
+        for line in stderr.lines().map_while(Result::ok) {
+            sink.lock().unwrap().push(line);
+        }
+    });
+    let logged = |needle: &str| {
+        let mut found = None;
+        wait_until(DEADLINE, || {
+            found = lines
+                .lock()
+                .unwrap()
+                .iter()
+                .find_map(|l| l.contains(needle).then(|| l.clone()));
+            found.is_some()
+        });
+        found.unwrap_or_else(|| panic!("{package} never logged {needle:?}"))
+    };
+    let listening = logged(&format!("{package}: listening on "));
+    let addr = listening.rsplit(' ').next().unwrap().to_string();
+    let _queued: Vec<TcpStream> = (0..8).map(|_| connect(&addr).unwrap()).collect();
+    logged(&format!("{package}: accept failed: "));
+
+    // utime + stime, in clock ticks (1/100 s), fields 14 and 15 of /proc/PID/stat.
+    let cpu_ticks = || {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", child.id())).unwrap();
+        let fields: Vec<u64> = stat[stat.rfind(')').unwrap() + 2..]
+            .split(' ')
+            .skip(11)
+            .take(2)
+            .map(|f| f.parse().unwrap())
+            .collect();
+        fields[0] + fields[1]
+    };
+    let before = cpu_ticks();
+    thread::sleep(Duration::from_millis(500));
+    let used = cpu_ticks() - before;
+    let logged_lines = lines.lock().unwrap().len();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(
+        used <= 2,
+        "{package} used {used} of 50 clock ticks while accept failed"
+    );
+    assert!(
+        logged_lines <= 3,
+        "{package} logged {logged_lines} lines on stderr"
+    );
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn servers_back_off_when_accept_fails() {
+    let both: Vec<_> = ["welcome-server", "contacts-server"]
+        .into_iter()
+        .map(|package| thread::spawn(move || accept_failures_do_not_spin(package)))
+        .collect();
+    for check in both {
+        check.join().unwrap();
+    }
 }
