@@ -336,3 +336,49 @@ fn server_backs_off_when_accept_fails() {
     );
     assert!(logged_lines <= 3, "logged {logged_lines} lines on stderr");
 }
+
+/// `text` with every time at the start of a line (time.ctime()'s layout, checked)
+/// replaced by CTIME.
+fn mask_line_start_ctime(text: &str) -> String {
+    text.lines()
+        .map(|line| match line.get(..24) {
+            Some(time) if is_ctime(time) => format!("CTIME{}\n", &line[24..]),
+            _ => format!("{line}\n"),
+        })
+        .collect()
+}
+
+#[test]
+fn lesson_page_shows_what_telnet_and_nc_get() {
+    let server = Server::start("timestamp-server", &[]).unwrap();
+    // Sends what telnet or nc sends, returns all the server sends until it closes.
+    let exchange = |sent: &[u8]| {
+        let mut stream = connect(&server.addr()).unwrap();
+        stream.write_all(sent).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(20)))
+            .unwrap();
+        let mut reply = String::new();
+        stream.read_to_string(&mut reply).unwrap();
+        assert!(is_ctime(&reply), "{reply:?}");
+        reply
+    };
+    // telnet: `timetampe` and Enter, which telnet sends as \r\n. telnet prints its own
+    // three lines first, and its `Connection closed` line right after the server's bytes.
+    let reply = exchange(b"timetampe\r\n");
+    let telnet = format!(
+        "$ telnet 127.0.0.1 8099\nTrying 127.0.0.1...\nConnected to 127.0.0.1.\n\
+         Escape character is '^]'.\ntimetampe\n{reply}Connection closed by foreign host.\n"
+    );
+    assert_eq!(
+        mask_line_start_ctime(&lesson_block(PAGE, "telnet").unwrap()),
+        mask_line_start_ctime(&telnet)
+    );
+    // nc: printf sends the 9 bytes alone; echo adds the newline.
+    let reply = exchange(b"timetampe");
+    let nc = format!("$ printf timetampe | nc 127.0.0.1 8099; echo\n{reply}\n");
+    assert_eq!(
+        mask_line_start_ctime(&lesson_block(PAGE, "nc").unwrap()),
+        mask_line_start_ctime(&nc)
+    );
+}
