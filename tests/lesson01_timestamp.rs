@@ -2,6 +2,7 @@
 
 use std::io::{Read, Write};
 use std::net::Shutdown;
+use std::sync::mpsc::{self, RecvTimeoutError};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -57,6 +58,50 @@ fn normalize_ctime(stdout: &str) -> String {
         .collect()
 }
 
+/// Runs each named check on a thread of its own, all at once, and fails naming those
+/// that failed (each one's panic message is printed as it happens): for the checks that
+/// spend their time waiting out a timeout or a measuring window.
+fn all_at_once(checks: &[(&'static str, fn())]) {
+    let running: Vec<_> = checks
+        .iter()
+        .map(|&(name, check)| {
+            let thread = thread::Builder::new().name(name.to_string());
+            (name, thread.spawn(check).unwrap())
+        })
+        .collect();
+    let failed: Vec<&str> = running
+        .into_iter()
+        .filter_map(|(name, running)| running.join().is_err().then_some(name))
+        .collect();
+    assert!(failed.is_empty(), "failed: {failed:?}");
+}
+
+#[test]
+fn checks_that_wait() {
+    let mut checks: Vec<(&'static str, fn())> = vec![
+        (
+            "command_split_across_two_reads_still_works",
+            command_split_across_two_reads_still_works,
+        ),
+        (
+            "server_keeps_serving_after_silent_garbage_and_non_utf8_clients",
+            server_keeps_serving_after_silent_garbage_and_non_utf8_clients,
+        ),
+        (
+            "a_slow_dribble_is_dropped_at_the_deadline",
+            a_slow_dribble_is_dropped_at_the_deadline,
+        ),
+    ];
+    // It needs `ulimit -n` and /proc.
+    if cfg!(target_os = "linux") {
+        checks.push((
+            "server_backs_off_when_accept_fails",
+            server_backs_off_when_accept_fails,
+        ));
+    }
+    all_at_once(&checks);
+}
+
 #[test]
 fn ctime_shape_check_rejects_other_layouts() {
     assert!(is_ctime("Sun May 27 21:43:58 2018"));
@@ -110,7 +155,6 @@ fn client_without_a_server_says_so_and_exits_1() {
     ));
 }
 
-#[test]
 fn command_split_across_two_reads_still_works() {
     let server = Server::start("timestamp-server", &[]).unwrap();
     let mut stream = connect(&server.addr()).unwrap();
@@ -126,7 +170,6 @@ fn command_split_across_two_reads_still_works() {
     assert!(is_ctime(&reply), "{reply:?}");
 }
 
-#[test]
 fn server_keeps_serving_after_silent_garbage_and_non_utf8_clients() {
     let server = Server::start("timestamp-server", &["--timeout-ms", "300"]).unwrap();
     let addr = server.addr();
@@ -229,7 +272,6 @@ fn a_newline_after_the_command_is_accepted_as_telnet_and_nc_send_it() {
     assert_eq!(reply, "");
 }
 
-#[test]
 fn a_slow_dribble_is_dropped_at_the_deadline() {
     // One byte every 100 ms: each read comes long before --timeout-ms, but the whole
     // command would take 900 ms. The server drops it at the 300 ms deadline.
@@ -237,12 +279,16 @@ fn a_slow_dribble_is_dropped_at_the_deadline() {
     let mut stream = connect(&server.addr()).unwrap();
     let mut writer = stream.try_clone().unwrap();
     let started = Instant::now();
+    // The dribble stops early when `stop` is dropped, once the test has seen the close.
+    let (stop, stopped) = mpsc::channel::<()>();
     let dribble = thread::spawn(move || {
         for byte in b"timetampe" {
             if writer.write_all(&[*byte]).is_err() {
                 return;
             }
-            thread::sleep(Duration::from_millis(100));
+            if stopped.recv_timeout(Duration::from_millis(100)) != Err(RecvTimeoutError::Timeout) {
+                return;
+            }
         }
     });
     stream
@@ -263,6 +309,7 @@ fn a_slow_dribble_is_dropped_at_the_deadline() {
     server
         .wait_for_stderr("but not the whole command within 300ms; too slow, closing\n")
         .unwrap();
+    drop(stop);
     dribble.join().unwrap();
 }
 
@@ -270,8 +317,6 @@ fn a_slow_dribble_is_dropped_at_the_deadline() {
 /// descriptor the server may have, so each accept fails ("Too many open files") and the
 /// queued clients stay queued. Over half a second the server must use under 5% of a CPU
 /// (read from /proc) and log a bounded number of lines, not retry at full speed.
-#[cfg(target_os = "linux")]
-#[test]
 fn server_backs_off_when_accept_fails() {
     use socket_lessons::{DEADLINE, wait_until};
     use std::io::{BufRead, BufReader};

@@ -3,6 +3,7 @@
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{TcpListener, TcpStream};
+use std::sync::mpsc::{self, RecvTimeoutError};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -152,7 +153,19 @@ fn checks_that_wait() {
             welcome_server_does_not_pause_for_clients_that_left,
         ),
     ];
-    checks.extend(accept_checks());
+    // These need `ulimit -n` and /proc.
+    if cfg!(target_os = "linux") {
+        checks.extend([
+            (
+                "welcome_server_backs_off_when_accept_fails",
+                welcome_server_backs_off_when_accept_fails as fn(),
+            ),
+            (
+                "contacts_server_backs_off_when_accept_fails",
+                contacts_server_backs_off_when_accept_fails,
+            ),
+        ]);
+    }
     all_at_once(&checks);
 }
 
@@ -872,12 +885,16 @@ fn slow_dribble_is_dropped_at_the_deadline(package: &str, message: &[u8]) {
     let mut writer = stream.try_clone().unwrap();
     let started = Instant::now();
     let bytes = message.to_vec();
+    // The dribble stops early when `stop` is dropped, once the test has seen the close.
+    let (stop, stopped) = mpsc::channel::<()>();
     let dribble = thread::spawn(move || {
         for byte in bytes {
             if writer.write_all(&[byte]).is_err() {
                 return;
             }
-            thread::sleep(Duration::from_millis(50));
+            if stopped.recv_timeout(Duration::from_millis(50)) != Err(RecvTimeoutError::Timeout) {
+                return;
+            }
         }
     });
     // Nothing comes back: the connection is closed (or reset) at the deadline.
@@ -897,6 +914,7 @@ fn slow_dribble_is_dropped_at_the_deadline(package: &str, message: &[u8]) {
     server
         .wait_for_stderr("within 400ms; too slow, closing\n")
         .unwrap();
+    drop(stop);
     dribble.join().unwrap();
 }
 
@@ -971,7 +989,14 @@ fn contacts_has_a_limit_and_keeps_every_contact() {
 /// stderr and the listening socket take them all, so every accept fails ("Too many open
 /// files") and the queued clients stay queued. Over half a second the server must use
 /// under 5% of a CPU (read from /proc) and log a bounded number of lines.
-#[cfg(target_os = "linux")]
+fn welcome_server_backs_off_when_accept_fails() {
+    accept_failures_do_not_spin("welcome-server");
+}
+
+fn contacts_server_backs_off_when_accept_fails() {
+    accept_failures_do_not_spin("contacts-server");
+}
+
 fn accept_failures_do_not_spin(package: &str) {
     use std::io::{BufRead, BufReader};
     use std::process::Stdio;
@@ -1036,22 +1061,4 @@ fn accept_failures_do_not_spin(package: &str) {
         logged_lines <= 3,
         "{package} logged {logged_lines} lines on stderr"
     );
-}
-
-/// The accept checks, on Linux: they need `ulimit -n` and /proc.
-#[cfg(target_os = "linux")]
-fn accept_checks() -> Vec<(&'static str, fn())> {
-    vec![
-        ("welcome_server_backs_off_when_accept_fails", || {
-            accept_failures_do_not_spin("welcome-server")
-        }),
-        ("contacts_server_backs_off_when_accept_fails", || {
-            accept_failures_do_not_spin("contacts-server")
-        }),
-    ]
-}
-
-#[cfg(not(target_os = "linux"))]
-fn accept_checks() -> Vec<(&'static str, fn())> {
-    Vec::new()
 }
