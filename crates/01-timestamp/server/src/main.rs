@@ -13,7 +13,7 @@ usage: timestamp-server [--addr HOST:PORT] [--timeout-ms MS]
 Lesson 01: the timestamp server (a port of TimestampeServer.py).
 Waits for one client at a time; a client that sends the command `timetampe` gets
 the current time back, in time.ctime()'s layout (UTC), then the connection closes.
-A newline after the command (`\n` or `\r\n`, as telnet and nc send it) is accepted.
+A newline after the command (`\\n` or `\\r\\n`, as telnet and nc send it) is accepted.
 
 stdout: the waiting banner before each accept, and `new client : IP:PORT`.
 stderr: `timestamp-server: listening on ADDR` once bound, and one line per bad request.
@@ -109,7 +109,7 @@ fn serve(mut tcp_client: TcpStream, timeout: Duration) -> Result<(), String> {
     }
 
     // A person typing into telnet or nc ends the command with Enter, which sends `\r\n`
-    // or `\n` (in the same read: they send a whole line at once). Accept that too.
+    // or `\n`; both send the line and its newline together. Accept that too.
     let command = recv_data
         .strip_suffix(b"\n")
         .map_or(&recv_data[..], |line| {
