@@ -324,16 +324,19 @@ fn server_backs_off_when_accept_fails() {
     use std::sync::{Arc, Mutex};
 
     let program = binary("timestamp-server").unwrap();
-    let mut child = std::process::Command::new("sh")
-        .args(["-c", "ulimit -n 4 && exec \"$0\" --addr 127.0.0.1:0"])
-        .arg(&program)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    // stdout goes nowhere: a server that spins and prints must not block on a full pipe.
+    let mut child = Running(
+        std::process::Command::new("sh")
+            .args(["-c", "ulimit -n 4 && exec \"$0\" --addr 127.0.0.1:0"])
+            .arg(&program)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
     let lines = Arc::new(Mutex::new(Vec::<String>::new()));
-    let stderr = BufReader::new(child.stderr.take().unwrap());
+    let stderr = BufReader::new(child.0.stderr.take().unwrap());
     let sink = Arc::clone(&lines);
     thread::spawn(move || {
         for line in stderr.lines().map_while(Result::ok) {
@@ -359,7 +362,7 @@ fn server_backs_off_when_accept_fails() {
 
     // utime + stime, in clock ticks (1/100 s): fields 14 and 15 of /proc/PID/stat.
     let cpu_ticks = || {
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", child.id())).unwrap();
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", child.0.id())).unwrap();
         let after_name = &stat[stat.rfind(')').unwrap() + 2..];
         let times: Vec<u64> = after_name
             .split(' ')
@@ -373,8 +376,7 @@ fn server_backs_off_when_accept_fails() {
     thread::sleep(Duration::from_millis(500));
     let used = cpu_ticks() - before;
     let logged_lines = lines.lock().unwrap().len();
-    child.kill().unwrap();
-    child.wait().unwrap();
+    drop(child);
     assert!(
         used <= 2,
         "used {used} of 50 clock ticks while accept failed"
@@ -426,4 +428,15 @@ fn lesson_page_shows_what_telnet_and_nc_get() {
         mask_line_start_ctime(&lesson_block(PAGE, "nc").unwrap()),
         mask_line_start_ctime(&nc)
     );
+}
+
+/// A child process that is killed when dropped, so that a failed check leaves no server
+/// running behind it.
+struct Running(std::process::Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }

@@ -823,10 +823,9 @@ fn lesson_page_shows_what_telnet_gets() {
 // ---------------------------------------------------------------- no peer stalls a server
 
 /// While a client floods `package` with `request` (after the `setup` commands, each
-/// with its answer) and never reads an answer, another
-/// client is still greeted: once the server's answers fill the flooder's receive window
-/// and its own send buffer, its write blocks, and after --timeout-ms it drops the
-/// flooder and says why.
+/// with its answer) and never reads an answer, another client is still greeted: once
+/// the server's answers fill the flooder's receive window and its own send buffer, its
+/// write blocks, and after --timeout-ms it drops the flooder and says why.
 fn never_reading_client_cannot_stall(
     package: &str,
     args: &[&str],
@@ -985,10 +984,6 @@ fn contacts_has_a_limit_and_keeps_every_contact() {
     assert_eq!(ask(&mut stream, b"find;one_more\n"), "Not Found!");
 }
 
-/// Starts `package` with at most 4 file descriptors (`ulimit -n 4`): stdin, stdout,
-/// stderr and the listening socket take them all, so every accept fails ("Too many open
-/// files") and the queued clients stay queued. Over half a second the server must use
-/// under 5% of a CPU (read from /proc) and log a bounded number of lines.
 fn welcome_server_backs_off_when_accept_fails() {
     accept_failures_do_not_spin("welcome-server");
 }
@@ -997,22 +992,29 @@ fn contacts_server_backs_off_when_accept_fails() {
     accept_failures_do_not_spin("contacts-server");
 }
 
+/// Starts `package` with at most 4 file descriptors (`ulimit -n 4`): stdin, stdout,
+/// stderr and the listening socket take them all, so every accept fails ("Too many open
+/// files") and the queued clients stay queued. Over half a second the server must use
+/// under 5% of a CPU (read from /proc) and log a bounded number of lines.
 fn accept_failures_do_not_spin(package: &str) {
     use std::io::{BufRead, BufReader};
     use std::process::Stdio;
     use std::sync::{Arc, Mutex};
 
     let program = binary(package).unwrap();
-    let mut child = std::process::Command::new("sh")
-        .args(["-c", "ulimit -n 4 && exec \"$0\" --addr 127.0.0.1:0"])
-        .arg(&program)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    // stdout goes nowhere: a server that spins and prints must not block on a full pipe.
+    let mut child = Running(
+        std::process::Command::new("sh")
+            .args(["-c", "ulimit -n 4 && exec \"$0\" --addr 127.0.0.1:0"])
+            .arg(&program)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
     let lines = Arc::new(Mutex::new(Vec::<String>::new()));
-    let stderr = BufReader::new(child.stderr.take().unwrap());
+    let stderr = BufReader::new(child.0.stderr.take().unwrap());
     let sink = Arc::clone(&lines);
     thread::spawn(move || {
         for line in stderr.lines().map_while(Result::ok) {
@@ -1038,7 +1040,7 @@ fn accept_failures_do_not_spin(package: &str) {
 
     // utime + stime, in clock ticks (1/100 s), fields 14 and 15 of /proc/PID/stat.
     let cpu_ticks = || {
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", child.id())).unwrap();
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", child.0.id())).unwrap();
         let fields: Vec<u64> = stat[stat.rfind(')').unwrap() + 2..]
             .split(' ')
             .skip(11)
@@ -1051,8 +1053,7 @@ fn accept_failures_do_not_spin(package: &str) {
     thread::sleep(Duration::from_millis(500));
     let used = cpu_ticks() - before;
     let logged_lines = lines.lock().unwrap().len();
-    child.kill().unwrap();
-    child.wait().unwrap();
+    drop(child);
     assert!(
         used <= 2,
         "{package} used {used} of 50 clock ticks while accept failed"
@@ -1061,4 +1062,15 @@ fn accept_failures_do_not_spin(package: &str) {
         logged_lines <= 3,
         "{package} logged {logged_lines} lines on stderr"
     );
+}
+
+/// A child process that is killed when dropped, so that a failed check leaves no server
+/// running behind it.
+struct Running(std::process::Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
