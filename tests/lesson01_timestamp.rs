@@ -2,7 +2,9 @@
 
 use std::io::{Read, Write};
 use std::net::Shutdown;
-use std::time::Duration;
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::thread;
+use std::time::{Duration, Instant};
 
 use assert_cmd::Command;
 use socket_lessons::{
@@ -54,6 +56,50 @@ fn normalize_ctime(stdout: &str) -> String {
             None => format!("{line}\n"),
         })
         .collect()
+}
+
+/// Runs each named check on a thread of its own, all at once, and fails naming those
+/// that failed (each one's panic message is printed as it happens): for the checks that
+/// spend their time waiting out a timeout or a measuring window.
+fn all_at_once(checks: &[(&'static str, fn())]) {
+    let running: Vec<_> = checks
+        .iter()
+        .map(|&(name, check)| {
+            let thread = thread::Builder::new().name(name.to_string());
+            (name, thread.spawn(check).unwrap())
+        })
+        .collect();
+    let failed: Vec<&str> = running
+        .into_iter()
+        .filter_map(|(name, running)| running.join().is_err().then_some(name))
+        .collect();
+    assert!(failed.is_empty(), "failed: {failed:?}");
+}
+
+#[test]
+fn checks_that_wait() {
+    let mut checks: Vec<(&'static str, fn())> = vec![
+        (
+            "command_split_across_two_reads_still_works",
+            command_split_across_two_reads_still_works,
+        ),
+        (
+            "server_keeps_serving_after_silent_garbage_and_non_utf8_clients",
+            server_keeps_serving_after_silent_garbage_and_non_utf8_clients,
+        ),
+        (
+            "a_slow_dribble_is_dropped_at_the_deadline",
+            a_slow_dribble_is_dropped_at_the_deadline,
+        ),
+    ];
+    // It needs `ulimit -n` and /proc.
+    if cfg!(target_os = "linux") {
+        checks.push((
+            "server_backs_off_when_accept_fails",
+            server_backs_off_when_accept_fails,
+        ));
+    }
+    all_at_once(&checks);
 }
 
 #[test]
@@ -109,7 +155,6 @@ fn client_without_a_server_says_so_and_exits_1() {
     ));
 }
 
-#[test]
 fn command_split_across_two_reads_still_works() {
     let server = Server::start("timestamp-server", &[]).unwrap();
     let mut stream = connect(&server.addr()).unwrap();
@@ -125,7 +170,6 @@ fn command_split_across_two_reads_still_works() {
     assert!(is_ctime(&reply), "{reply:?}");
 }
 
-#[test]
 fn server_keeps_serving_after_silent_garbage_and_non_utf8_clients() {
     let server = Server::start("timestamp-server", &["--timeout-ms", "300"]).unwrap();
     let addr = server.addr();
@@ -146,7 +190,9 @@ fn server_keeps_serving_after_silent_garbage_and_non_utf8_clients() {
     // 10 KiB of garbage.
     let mut garbage = connect(&addr).unwrap();
     garbage.write_all(&[b'x'; 10 * 1024]).unwrap();
-    garbage.shutdown(Shutdown::Write).unwrap();
+    // The server may already have closed on the first bytes, leaving the rest unread,
+    // which resets the connection: then there is nothing left to shut down.
+    let _ = garbage.shutdown(Shutdown::Write);
     client(&addr).assert().success();
 
     // Bytes that are not UTF-8 (the Python original crashes on these).
@@ -200,4 +246,197 @@ fn lesson_page_shows_what_the_programs_print() {
         normalize_number(&expected, "127.0.0.1:", "PORT"),
         normalize_number(&stdout, "127.0.0.1:", "PORT")
     );
+}
+
+#[test]
+fn a_newline_after_the_command_is_accepted_as_telnet_and_nc_send_it() {
+    let server = Server::start("timestamp-server", &[]).unwrap();
+    for line in [&b"timetampe\r\n"[..], b"timetampe\n"] {
+        let mut stream = connect(&server.addr()).unwrap();
+        stream.write_all(line).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(20)))
+            .unwrap();
+        let mut reply = String::new();
+        stream.read_to_string(&mut reply).unwrap();
+        assert!(is_ctime(&reply), "{line:?} got {reply:?}");
+    }
+    // Anything else after the command is still not the command.
+    let mut stream = connect(&server.addr()).unwrap();
+    stream.write_all(b"timetampe!\n").unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let mut reply = String::new();
+    let _ = stream.read_to_string(&mut reply);
+    assert_eq!(reply, "");
+}
+
+fn a_slow_dribble_is_dropped_at_the_deadline() {
+    // One byte every 100 ms: each read comes long before --timeout-ms, but the whole
+    // command would take 900 ms. The server drops it at the 300 ms deadline.
+    let server = Server::start("timestamp-server", &["--timeout-ms", "300"]).unwrap();
+    let mut stream = connect(&server.addr()).unwrap();
+    let mut writer = stream.try_clone().unwrap();
+    let started = Instant::now();
+    // The dribble stops early when `stop` is dropped, once the test has seen the close.
+    let (stop, stopped) = mpsc::channel::<()>();
+    let dribble = thread::spawn(move || {
+        for byte in b"timetampe" {
+            if writer.write_all(&[*byte]).is_err() {
+                return;
+            }
+            if stopped.recv_timeout(Duration::from_millis(100)) != Err(RecvTimeoutError::Timeout) {
+                return;
+            }
+        }
+    });
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let mut reply = Vec::new();
+    let _ = stream.read_to_end(&mut reply);
+    let elapsed = started.elapsed();
+    assert_eq!(
+        String::from_utf8_lossy(&reply),
+        "",
+        "answered a too slow client"
+    );
+    assert!(
+        elapsed >= Duration::from_millis(290) && elapsed < Duration::from_millis(800),
+        "dropped after {elapsed:?}, the deadline is 300 ms"
+    );
+    server
+        .wait_for_stderr("but not the whole command within 300ms; too slow, closing\n")
+        .unwrap();
+    drop(stop);
+    dribble.join().unwrap();
+}
+
+/// Under `ulimit -n 4`, stdin, stdout, stderr and the listening socket take every file
+/// descriptor the server may have, so each accept fails ("Too many open files") and the
+/// queued clients stay queued. Over half a second the server must use under 5% of a CPU
+/// (read from /proc) and log a bounded number of lines, not retry at full speed.
+fn server_backs_off_when_accept_fails() {
+    use socket_lessons::{DEADLINE, wait_until};
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    use std::sync::{Arc, Mutex};
+
+    let program = binary("timestamp-server").unwrap();
+    // stdout goes nowhere: a server that spins and prints must not block on a full pipe.
+    let mut child = Running(
+        std::process::Command::new("sh")
+            .args(["-c", "ulimit -n 4 && exec \"$0\" --addr 127.0.0.1:0"])
+            .arg(&program)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let lines = Arc::new(Mutex::new(Vec::<String>::new()));
+    let stderr = BufReader::new(child.0.stderr.take().unwrap());
+    let sink = Arc::clone(&lines);
+    thread::spawn(move || {
+        for line in stderr.lines().map_while(Result::ok) {
+            sink.lock().unwrap().push(line);
+        }
+    });
+    let logged = |needle: &str| {
+        let mut found = None;
+        wait_until(DEADLINE, || {
+            found = lines
+                .lock()
+                .unwrap()
+                .iter()
+                .find_map(|l| l.contains(needle).then(|| l.clone()));
+            found.is_some()
+        });
+        found.unwrap_or_else(|| panic!("never logged {needle:?}"))
+    };
+    let listening = logged("timestamp-server: listening on ");
+    let addr = listening.rsplit(' ').next().unwrap().to_string();
+    let _queued: Vec<_> = (0..8).map(|_| connect(&addr).unwrap()).collect();
+    logged("timestamp-server: accept failed: ");
+
+    // utime + stime, in clock ticks (1/100 s): fields 14 and 15 of /proc/PID/stat.
+    let cpu_ticks = || {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", child.0.id())).unwrap();
+        let after_name = &stat[stat.rfind(')').unwrap() + 2..];
+        let times: Vec<u64> = after_name
+            .split(' ')
+            .skip(11)
+            .take(2)
+            .map(|f| f.parse().unwrap())
+            .collect();
+        times[0] + times[1]
+    };
+    let before = cpu_ticks();
+    thread::sleep(Duration::from_millis(500));
+    let used = cpu_ticks() - before;
+    let logged_lines = lines.lock().unwrap().len();
+    drop(child);
+    assert!(
+        used <= 2,
+        "used {used} of 50 clock ticks while accept failed"
+    );
+    assert!(logged_lines <= 3, "logged {logged_lines} lines on stderr");
+}
+
+/// `text` with every time at the start of a line (time.ctime()'s layout, checked)
+/// replaced by CTIME.
+fn mask_line_start_ctime(text: &str) -> String {
+    text.lines()
+        .map(|line| match line.get(..24) {
+            Some(time) if is_ctime(time) => format!("CTIME{}\n", &line[24..]),
+            _ => format!("{line}\n"),
+        })
+        .collect()
+}
+
+#[test]
+fn lesson_page_shows_what_telnet_and_nc_get() {
+    let server = Server::start("timestamp-server", &[]).unwrap();
+    // Sends what telnet or nc sends, returns all the server sends until it closes.
+    let exchange = |sent: &[u8]| {
+        let mut stream = connect(&server.addr()).unwrap();
+        stream.write_all(sent).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(20)))
+            .unwrap();
+        let mut reply = String::new();
+        stream.read_to_string(&mut reply).unwrap();
+        assert!(is_ctime(&reply), "{reply:?}");
+        reply
+    };
+    // telnet: `timetampe` and Enter, which telnet sends as \r\n. telnet prints its own
+    // three lines first, and its `Connection closed` line right after the server's bytes.
+    let reply = exchange(b"timetampe\r\n");
+    let telnet = format!(
+        "$ telnet 127.0.0.1 8099\nTrying 127.0.0.1...\nConnected to 127.0.0.1.\n\
+         Escape character is '^]'.\ntimetampe\n{reply}Connection closed by foreign host.\n"
+    );
+    assert_eq!(
+        mask_line_start_ctime(&lesson_block(PAGE, "telnet").unwrap()),
+        mask_line_start_ctime(&telnet)
+    );
+    // nc: printf sends the 9 bytes alone; echo adds the newline.
+    let reply = exchange(b"timetampe");
+    let nc = format!("$ printf timetampe | nc 127.0.0.1 8099; echo\n{reply}\n");
+    assert_eq!(
+        mask_line_start_ctime(&lesson_block(PAGE, "nc").unwrap()),
+        mask_line_start_ctime(&nc)
+    );
+}
+
+/// A child process that is killed when dropped, so that a failed check leaves no server
+/// running behind it.
+struct Running(std::process::Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }

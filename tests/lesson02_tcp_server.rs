@@ -3,11 +3,14 @@
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{TcpListener, TcpStream};
+use std::sync::mpsc::{self, RecvTimeoutError};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use assert_cmd::Command;
-use socket_lessons::{Server, binary, connect, lesson_block, normalize_number, workspace_root};
+use socket_lessons::{
+    DEADLINE, Server, binary, connect, lesson_block, normalize_number, wait_until, workspace_root,
+};
 
 const PAGE: &str = "02-tcp-server.md";
 
@@ -40,6 +43,21 @@ fn nobody_listens() -> String {
     format!("127.0.0.1:{port}")
 }
 
+/// Starts `package` (welcome-server or contacts-server) with `args`, and unless `args`
+/// sets them, `--gap-ms 10` instead of 100 and, for welcome-server, `--delay-ms 0`
+/// instead of 1000. Our clients send each message in one write, so a 10 ms pause cannot
+/// cut one, and no test waits for a pause it is not about.
+fn start(package: &str, args: &[&str]) -> Server {
+    let mut all = args.to_vec();
+    if !args.contains(&"--gap-ms") {
+        all.extend(["--gap-ms", "10"]);
+    }
+    if package == "welcome-server" && !args.contains(&"--delay-ms") {
+        all.extend(["--delay-ms", "0"]);
+    }
+    Server::start(package, &all).unwrap()
+}
+
 /// Connects to `addr` and reads the greeting.
 fn greeted(addr: &str) -> TcpStream {
     let mut stream = connect(addr).unwrap();
@@ -70,11 +88,92 @@ fn rest(stream: &mut TcpStream) -> String {
     text
 }
 
+// ---------------------------------------------------------------- checks that wait
+
+/// Runs each named check on a thread of its own, all at once, and fails naming those
+/// that failed (each one's panic message is printed as it happens). For the checks that
+/// spend their time waiting out a timeout, a pause or a measuring window: run one by
+/// one, two at a time, they would make this file's tests take seconds.
+fn all_at_once(checks: &[(&'static str, fn())]) {
+    let running: Vec<_> = checks
+        .iter()
+        .map(|&(name, check)| {
+            let thread = thread::Builder::new().name(name.to_string());
+            (name, thread.spawn(check).unwrap())
+        })
+        .collect();
+    let failed: Vec<&str> = running
+        .into_iter()
+        .filter_map(|(name, running)| running.join().is_err().then_some(name))
+        .collect();
+    assert!(failed.is_empty(), "failed: {failed:?}");
+}
+
+#[test]
+fn checks_that_wait() {
+    let mut checks: Vec<(&'static str, fn())> = vec![
+        (
+            "welcome_server_pauses_before_each_answer",
+            welcome_server_pauses_before_each_answer,
+        ),
+        (
+            "welcome_server_serves_one_client_at_a_time",
+            welcome_server_serves_one_client_at_a_time,
+        ),
+        (
+            "welcome_server_survives_bad_clients",
+            welcome_server_survives_bad_clients,
+        ),
+        (
+            "clients_report_a_server_that_hangs_up_or_stays_silent",
+            clients_report_a_server_that_hangs_up_or_stays_silent,
+        ),
+        (
+            "contacts_server_drops_a_silent_client_and_serves_the_next",
+            contacts_server_drops_a_silent_client_and_serves_the_next,
+        ),
+        (
+            "welcome_server_drops_a_client_that_never_reads",
+            welcome_server_drops_a_client_that_never_reads,
+        ),
+        (
+            "contacts_server_drops_a_client_that_never_reads",
+            contacts_server_drops_a_client_that_never_reads,
+        ),
+        (
+            "welcome_server_drops_a_slow_dribble_at_the_deadline",
+            welcome_server_drops_a_slow_dribble_at_the_deadline,
+        ),
+        (
+            "contacts_server_drops_a_slow_dribble_at_the_deadline",
+            contacts_server_drops_a_slow_dribble_at_the_deadline,
+        ),
+        (
+            "welcome_server_does_not_pause_for_clients_that_left",
+            welcome_server_does_not_pause_for_clients_that_left,
+        ),
+    ];
+    // These need `ulimit -n` and /proc.
+    if cfg!(target_os = "linux") {
+        checks.extend([
+            (
+                "welcome_server_backs_off_when_accept_fails",
+                welcome_server_backs_off_when_accept_fails as fn(),
+            ),
+            (
+                "contacts_server_backs_off_when_accept_fails",
+                contacts_server_backs_off_when_accept_fails,
+            ),
+        ]);
+    }
+    all_at_once(&checks);
+}
+
 // ---------------------------------------------------------------- welcome
 
 #[test]
 fn welcome_client_prints_the_greeting_and_five_answers() {
-    let server = Server::start("welcome-server", &["--delay-ms", "0"]).unwrap();
+    let server = start("welcome-server", &[]);
     client("welcome-client", &server.addr())
         .assert()
         .success()
@@ -89,18 +188,16 @@ fn welcome_client_prints_the_greeting_and_five_answers() {
     );
 }
 
-#[test]
 fn welcome_server_pauses_before_each_answer() {
-    let server = Server::start("welcome-server", &["--delay-ms", "100"]).unwrap();
+    let server = start("welcome-server", &["--delay-ms", "50"]);
     let started = Instant::now();
     client("welcome-client", &server.addr()).assert().success();
-    // Five answers, each after a pause of 100 ms.
-    assert!(started.elapsed() >= Duration::from_millis(500));
+    // Five answers, each after a pause of 50 ms.
+    assert!(started.elapsed() >= Duration::from_millis(250));
 }
 
-#[test]
 fn welcome_server_serves_one_client_at_a_time() {
-    let server = Server::start("welcome-server", &["--delay-ms", "0"]).unwrap();
+    let server = start("welcome-server", &[]);
     let addr = server.addr();
     let mut first = greeted(&addr);
     assert_eq!(ask(&mut first, b"hello"), "Received hello;");
@@ -145,8 +242,7 @@ fn welcome_server_serves_one_client_at_a_time() {
 #[test]
 fn welcome_message_split_across_reads_is_one_message() {
     // With a long --gap-ms, only the newline or the close can end a message.
-    let server =
-        Server::start("welcome-server", &["--delay-ms", "0", "--gap-ms", "60000"]).unwrap();
+    let server = start("welcome-server", &["--gap-ms", "60000"]);
     let mut stream = greeted(&server.addr());
     stream.set_nodelay(true).unwrap();
     stream.write_all(b"mess").unwrap();
@@ -158,13 +254,8 @@ fn welcome_message_split_across_reads_is_one_message() {
     assert_eq!(rest(&mut stream), "Received 你好;");
 }
 
-#[test]
 fn welcome_server_survives_bad_clients() {
-    let server = Server::start(
-        "welcome-server",
-        &["--delay-ms", "0", "--timeout-ms", "300"],
-    )
-    .unwrap();
+    let server = start("welcome-server", &["--timeout-ms", "300"]);
     let addr = server.addr();
 
     // Bytes that are not UTF-8 (the original dies with a UnicodeDecodeError).
@@ -197,8 +288,7 @@ fn welcome_server_survives_bad_clients() {
 fn welcome_server_closes_a_huge_message_and_serves_the_next() {
     // With a long --gap-ms the message ends at its newline and nowhere else, so a slow
     // writer cannot cut it in two.
-    let server =
-        Server::start("welcome-server", &["--delay-ms", "0", "--gap-ms", "60000"]).unwrap();
+    let server = start("welcome-server", &["--gap-ms", "60000"]);
     let mut huge = greeted(&server.addr());
     let mut message = vec![b'x'; 1 << 20];
     message.push(b'\n');
@@ -240,7 +330,6 @@ fn fake_server(len: usize, then: fn(TcpStream)) -> String {
     addr
 }
 
-#[test]
 fn clients_report_a_server_that_hangs_up_or_stays_silent() {
     let addr = fake_server(b"message1".len(), drop);
     client("welcome-client", &addr)
@@ -300,11 +389,38 @@ fn argv_demo_prints_the_count_and_the_list() {
         ));
 }
 
+#[test]
+fn argv_demo_lists_dash_h_like_test_py_and_takes_only_help() {
+    let program = binary("argv-demo").unwrap();
+    let name = program.to_str().unwrap().to_string();
+    Command::new(&program)
+        .args(["-h", "x"])
+        .assert()
+        .success()
+        .stdout(format!(
+            "参数个数为: 3 个参数。\n参数列表: ['{name}', '-h', 'x']\n"
+        ));
+    let help = Command::new(&program)
+        .args(["a", "--help"])
+        .output()
+        .unwrap();
+    assert!(help.status.success());
+    let help = String::from_utf8(help.stdout).unwrap();
+    assert!(help.starts_with("usage: argv-demo [ARG...]\n"), "{help}");
+    Command::new(&program)
+        .args(["--", "--help"])
+        .assert()
+        .success()
+        .stdout(format!(
+            "参数个数为: 3 个参数。\n参数列表: ['{name}', '--', '--help']\n"
+        ));
+}
+
 // ---------------------------------------------------------------- contacts
 
 #[test]
 fn contacts_add_find_remove_find() {
-    let server = Server::start("contacts-server", &[]).unwrap();
+    let server = start("contacts-server", &[]);
     let addr = server.addr();
     for (command, answer) in [
         (&["add", "zhangsan", "13800138000"][..], "zhangsan added"),
@@ -342,7 +458,7 @@ fn contacts_add_find_remove_find() {
 
 #[test]
 fn contacts_keep_chinese_names_and_the_order_of_insertion() {
-    let server = Server::start("contacts-server", &[]).unwrap();
+    let server = start("contacts-server", &[]);
     let addr = server.addr();
     for (command, answer) in [
         (&["add", "张三", "13800138000"][..], "张三 added"),
@@ -369,7 +485,7 @@ fn contacts_keep_chinese_names_and_the_order_of_insertion() {
 
 #[test]
 fn contacts_bad_commands_get_an_error_and_lose_nothing() {
-    let server = Server::start("contacts-server", &[]).unwrap();
+    let server = start("contacts-server", &[]);
     let addr = server.addr();
     contacts(&addr, &["add", "zhangsan", "13800138000"])
         .assert()
@@ -418,25 +534,31 @@ fn contacts_bad_commands_get_an_error_and_lose_nothing() {
     stream.write_all(b"exit").unwrap();
     assert_eq!(rest(&mut stream), "");
 
-    // One stderr line per bad command, after the listening line.
-    assert_eq!(
-        server.stderr().lines().count(),
-        1 + bad.len(),
-        "{}",
-        server.stderr()
-    );
+    // contacts-client prints an error answer like any other, and exits 1.
+    contacts(&addr, &["add", "onlyname"])
+        .assert()
+        .code(1)
+        .stdout("Welcome!\nerror: use add;NAME;PHONE\n")
+        .stderr("");
     // A new client still finds the contact: nothing was lost.
     contacts(&addr, &["find", "zhangsan"])
         .assert()
         .success()
         .stdout("Welcome!\n13800138000\n");
+    // One stderr line per bad command, after the listening line.
+    assert!(
+        wait_until(DEADLINE, || server.stderr().lines().count()
+            == 2 + bad.len()),
+        "{}",
+        server.stderr()
+    );
 }
 
 #[test]
 fn contacts_a_huge_command_is_refused_and_loses_nothing() {
     // With a long --gap-ms the command ends at its newline and nowhere else, so a slow
     // writer cannot cut it in two.
-    let server = Server::start("contacts-server", &["--gap-ms", "60000"]).unwrap();
+    let server = start("contacts-server", &["--gap-ms", "60000"]);
     let mut stream = greeted(&server.addr());
     assert_eq!(
         ask(&mut stream, b"add;zhangsan;13800138000\n"),
@@ -457,7 +579,7 @@ fn contacts_a_huge_command_is_refused_and_loses_nothing() {
 #[test]
 fn contacts_commands_split_or_glued_still_work() {
     // With a long --gap-ms, only a newline or the close can end a command.
-    let server = Server::start("contacts-server", &["--gap-ms", "60000"]).unwrap();
+    let server = start("contacts-server", &["--gap-ms", "60000"]);
     let mut stream = greeted(&server.addr());
     stream.set_nodelay(true).unwrap();
 
@@ -478,9 +600,8 @@ fn contacts_commands_split_or_glued_still_work() {
     server.wait_for_stdout("{}\n").unwrap();
 }
 
-#[test]
 fn contacts_server_drops_a_silent_client_and_serves_the_next() {
-    let server = Server::start("contacts-server", &["--timeout-ms", "300"]).unwrap();
+    let server = start("contacts-server", &["--timeout-ms", "300"]);
     let addr = server.addr();
     let mut silent = greeted(&addr);
     contacts(&addr, &["add", "zhangsan", "13800138000"])
@@ -571,8 +692,8 @@ fn servers_and_clients_read_messages_through_the_loop_the_page_shows() {
 // ---------------------------------------------------------------- the lesson page
 
 #[test]
-fn lesson_page_shows_what_the_programs_print() {
-    let welcome = Server::start("welcome-server", &["--delay-ms", "0"]).unwrap();
+fn lesson_page_shows_what_the_welcome_programs_print() {
+    let welcome = start("welcome-server", &[]);
     let out = client("welcome-client", &welcome.addr()).output().unwrap();
     assert_eq!(
         lesson_block(PAGE, "welcome-client").unwrap(),
@@ -585,7 +706,7 @@ fn lesson_page_shows_what_the_programs_print() {
     assert_eq!(ports(&expected), ports(&stdout));
 
     // Two clients started together: one conversation after the other.
-    let welcome = Server::start("welcome-server", &["--delay-ms", "0"]).unwrap();
+    let welcome = start("welcome-server", &[]);
     let both: Vec<_> = (0..2)
         .map(|_| {
             std::process::Command::new(binary("welcome-client").unwrap())
@@ -607,10 +728,13 @@ fn lesson_page_shows_what_the_programs_print() {
         .wait_for_stdout_lines(expected.lines().count())
         .unwrap();
     assert_eq!(ports(&expected), ports(&stdout));
+}
 
+#[test]
+fn lesson_page_shows_what_the_contacts_programs_print() {
     // The contacts session: each `$ contacts-client ...` line of the block, run in
     // order against one server, followed by what it printed.
-    let server = Server::start("contacts-server", &[]).unwrap();
+    let server = start("contacts-server", &[]);
     let session = lesson_block(PAGE, "contacts-client").unwrap();
     let mut printed = String::new();
     for line in session
@@ -619,7 +743,9 @@ fn lesson_page_shows_what_the_programs_print() {
     {
         let words: Vec<&str> = line.split_whitespace().skip(2).collect();
         let out = contacts(&server.addr(), &words).output().unwrap();
-        assert!(out.status.success(), "{line}");
+        // An `error: ...` answer is a failure: exit status 1.
+        let refused = String::from_utf8_lossy(&out.stdout).contains("\nerror: ");
+        assert_eq!(out.status.code(), Some(i32::from(refused)), "{line}");
         printed.push_str(&format!(
             "{line}\n{}",
             String::from_utf8(out.stdout).unwrap()
@@ -631,15 +757,320 @@ fn lesson_page_shows_what_the_programs_print() {
         .wait_for_stdout_lines(expected.lines().count())
         .unwrap();
     assert_eq!(ports(&expected), ports(&stdout));
+}
 
-    // argv-demo, with the program's path as the page shows it.
+#[test]
+fn lesson_page_shows_what_argv_demo_prints() {
+    // With the program's path as `cargo run` gives it from the workspace's top folder.
     let program = binary("argv-demo").unwrap();
-    let out = Command::new(&program)
-        .args(["arg1", "arg2", "arg3"])
-        .output()
+    for (label, args) in [
+        ("argv-demo", &["arg1", "arg2", "arg3"][..]),
+        ("argv-demo-options", &["--addr", "x", "-h"]),
+    ] {
+        let out = Command::new(&program).args(args).output().unwrap();
+        let stdout = String::from_utf8(out.stdout)
+            .unwrap()
+            .replace(program.to_str().unwrap(), "target/debug/argv-demo");
+        assert_eq!(lesson_block(PAGE, label).unwrap(), stdout, "{label}");
+    }
+}
+
+/// What a terminal shows when `typed` lines are typed into `telnet` (started with
+/// `options`) against `package`: telnet's own lines, then everything the server sends,
+/// each line we type (telnet sends it with `\r\n`) right after the answer before it,
+/// since the answers end with no newline, and telnet's line when the server closes.
+fn telnet_session(package: &str, options: &str, typed: &[&str]) -> String {
+    let server = start(package, &[]);
+    let escape = if options.contains("-E") { "off" } else { "^]" };
+    let mut screen = format!(
+        "$ telnet {options}127.0.0.1 9999\nTrying 127.0.0.1...\nConnected to 127.0.0.1.\n\
+         Escape character is '{escape}'.\n"
+    );
+    let mut stream = greeted(&server.addr());
+    screen.push_str("Welcome!");
+    for line in typed {
+        stream.write_all(format!("{line}\r\n").as_bytes()).unwrap();
+        screen.push_str(&format!("{line}\n"));
+        if *line == "exit" {
+            screen.push_str(&rest(&mut stream));
+        } else {
+            screen.push_str(&read_reply(&mut stream));
+        }
+    }
+    screen.push_str("Connection closed by foreign host.\n");
+    screen
+}
+
+#[test]
+fn lesson_page_shows_what_telnet_gets() {
+    assert_eq!(
+        lesson_block(PAGE, "telnet-welcome").unwrap(),
+        telnet_session("welcome-server", "", &["hello", "你好", "exit"])
+    );
+    let typed = [
+        "add;李四;139",
+        "find;李四",
+        "find;王五",
+        "add;onlyname",
+        "exit",
+    ];
+    assert_eq!(
+        lesson_block(PAGE, "telnet-contacts").unwrap(),
+        telnet_session("contacts-server", "-E ", &typed)
+    );
+}
+
+// ---------------------------------------------------------------- no peer stalls a server
+
+/// While a client floods `package` with `request` (after the `setup` commands, each
+/// with its answer) and never reads an answer, another client is still greeted: once
+/// the server's answers fill the flooder's receive window and its own send buffer, its
+/// write blocks, and after --timeout-ms it drops the flooder and says why.
+fn never_reading_client_cannot_stall(
+    package: &str,
+    args: &[&str],
+    setup: &[(&str, &str)],
+    request: &[u8],
+) {
+    let mut all = vec!["--timeout-ms", "200"];
+    all.extend_from_slice(args);
+    let server = start(package, &all);
+    let mut flooder = greeted(&server.addr());
+    for (command, answer) in setup {
+        assert_eq!(ask(&mut flooder, command.as_bytes()), *answer);
+    }
+    let chunk = request.repeat(64 * 1024 / request.len());
+    // The flood, on its own thread, until a write fails (the server dropped us) or makes
+    // no progress for 200 ms (the server stopped reading). The thread hands the
+    // connection back open: closing it would unblock a stalled server by itself.
+    flooder
+        .set_write_timeout(Some(Duration::from_millis(200)))
         .unwrap();
-    let stdout = String::from_utf8(out.stdout)
-        .unwrap()
-        .replace(program.to_str().unwrap(), "target/debug/argv-demo");
-    assert_eq!(lesson_block(PAGE, "argv-demo").unwrap(), stdout);
+    let flood = thread::spawn(move || {
+        let started = Instant::now();
+        while flooder.write_all(&chunk).is_ok() && started.elapsed() < Duration::from_secs(20) {}
+        flooder
+    });
+    let mut next = connect(&server.addr()).unwrap();
+    next.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut greeting = [0u8; 8];
+    next.read_exact(&mut greeting)
+        .expect("the next client was not greeted within 5 s: the flooder stalls the server");
+    assert_eq!(&greeting, b"Welcome!");
+    server
+        .wait_for_stderr("does not read its answers: nothing could be sent for 200ms; closing\n")
+        .unwrap();
+    drop(flood.join().unwrap());
+}
+
+fn welcome_server_drops_a_client_that_never_reads() {
+    let mut message = vec![b'x'; 1000];
+    message.push(b'\n');
+    never_reading_client_cannot_stall("welcome-server", &[], &[], &message);
+}
+
+fn contacts_server_drops_a_client_that_never_reads() {
+    // Each `find;a` of 7 bytes is answered with a phone of 64: the answers pile up fast.
+    let add = format!("add;a;{}\n", "1".repeat(64));
+    never_reading_client_cannot_stall("contacts-server", &[], &[(&add, "a added")], b"find;a\n");
+}
+
+/// A client that sends `message` one byte every 50 ms, well within --gap-ms (200 ms), so
+/// that no pause ever ends it: the server drops it at --timeout-ms (400 ms) all the same,
+/// long before the last byte.
+fn slow_dribble_is_dropped_at_the_deadline(package: &str, message: &[u8]) {
+    let server = start(package, &["--timeout-ms", "400", "--gap-ms", "200"]);
+    let mut stream = greeted(&server.addr());
+    let mut writer = stream.try_clone().unwrap();
+    let started = Instant::now();
+    let bytes = message.to_vec();
+    // The dribble stops early when `stop` is dropped, once the test has seen the close.
+    let (stop, stopped) = mpsc::channel::<()>();
+    let dribble = thread::spawn(move || {
+        for byte in bytes {
+            if writer.write_all(&[byte]).is_err() {
+                return;
+            }
+            if stopped.recv_timeout(Duration::from_millis(50)) != Err(RecvTimeoutError::Timeout) {
+                return;
+            }
+        }
+    });
+    // Nothing comes back: the connection is closed (or reset) at the deadline.
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    let elapsed = started.elapsed();
+    assert_eq!(
+        String::from_utf8_lossy(&answer),
+        "",
+        "answered a too slow client"
+    );
+    let slow = Duration::from_millis(50) * message.len() as u32;
+    assert!(
+        elapsed >= Duration::from_millis(390) && elapsed < slow,
+        "dropped after {elapsed:?}, the deadline is 400 ms, the dribble takes {slow:?}"
+    );
+    server
+        .wait_for_stderr("within 400ms; too slow, closing\n")
+        .unwrap();
+    drop(stop);
+    dribble.join().unwrap();
+}
+
+fn welcome_server_drops_a_slow_dribble_at_the_deadline() {
+    slow_dribble_is_dropped_at_the_deadline("welcome-server", b"message1 sent very slowly\n");
+}
+
+fn contacts_server_drops_a_slow_dribble_at_the_deadline() {
+    slow_dribble_is_dropped_at_the_deadline("contacts-server", b"add;zhangsan;13800138000\n");
+}
+
+fn welcome_server_does_not_pause_for_clients_that_left() {
+    // 20 clients connect and close at once; with a pause of 100 ms for each, the real
+    // client behind them would wait 2 s for its greeting.
+    let server = start("welcome-server", &["--delay-ms", "100"]);
+    for _ in 0..20 {
+        drop(connect(&server.addr()).unwrap());
+    }
+    let started = Instant::now();
+    let mut stream = greeted(&server.addr());
+    let waited = started.elapsed();
+    assert!(
+        waited < Duration::from_millis(1000),
+        "greeted after {waited:?}"
+    );
+    // A real message is still answered after its pause.
+    let started = Instant::now();
+    assert_eq!(ask(&mut stream, b"hello\n"), "Received hello;");
+    assert!(started.elapsed() >= Duration::from_millis(100));
+}
+
+#[test]
+fn contacts_has_a_limit_and_keeps_every_contact() {
+    let server = start("contacts-server", &[]);
+    let mut stream = greeted(&server.addr());
+    let phone = |i: usize| format!("138{i:08}");
+    // 100 adds in one write, one per line: 100 answers, glued together.
+    let adds: String = (0..100)
+        .map(|i| format!("add;n{i};{}\n", phone(i)))
+        .collect();
+    stream.write_all(adds.as_bytes()).unwrap();
+    let expected: String = (0..100).map(|i| format!("n{i} added")).collect();
+    let mut answers = vec![0u8; expected.len()];
+    stream.read_exact(&mut answers).unwrap();
+    assert_eq!(String::from_utf8(answers).unwrap(), expected);
+
+    // Full: one more is refused with one line, and so are fields over 64 bytes.
+    assert_eq!(
+        ask(&mut stream, b"add;one_more;1\n"),
+        "error: the phone book is full (100 contacts); remove one first"
+    );
+    let long = format!("add;n1;{}\n", "9".repeat(65));
+    assert_eq!(
+        ask(&mut stream, long.as_bytes()),
+        "error: NAME and PHONE are at most 64 bytes each"
+    );
+    server
+        .wait_for_stderr("bad command \"add;one_more;1\": the phone book is full")
+        .unwrap();
+
+    // Every contact is still there, unchanged.
+    let finds: String = (0..100).map(|i| format!("find;n{i}\n")).collect();
+    stream.write_all(finds.as_bytes()).unwrap();
+    let expected: String = (0..100).map(phone).collect();
+    let mut answers = vec![0u8; expected.len()];
+    stream.read_exact(&mut answers).unwrap();
+    assert_eq!(String::from_utf8(answers).unwrap(), expected);
+    assert_eq!(ask(&mut stream, b"find;one_more\n"), "Not Found!");
+}
+
+fn welcome_server_backs_off_when_accept_fails() {
+    accept_failures_do_not_spin("welcome-server");
+}
+
+fn contacts_server_backs_off_when_accept_fails() {
+    accept_failures_do_not_spin("contacts-server");
+}
+
+/// Starts `package` with at most 4 file descriptors (`ulimit -n 4`): stdin, stdout,
+/// stderr and the listening socket take them all, so every accept fails ("Too many open
+/// files") and the queued clients stay queued. Over half a second the server must use
+/// under 5% of a CPU (read from /proc) and log a bounded number of lines.
+fn accept_failures_do_not_spin(package: &str) {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    use std::sync::{Arc, Mutex};
+
+    let program = binary(package).unwrap();
+    // stdout goes nowhere: a server that spins and prints must not block on a full pipe.
+    let mut child = Running(
+        std::process::Command::new("sh")
+            .args(["-c", "ulimit -n 4 && exec \"$0\" --addr 127.0.0.1:0"])
+            .arg(&program)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let lines = Arc::new(Mutex::new(Vec::<String>::new()));
+    let stderr = BufReader::new(child.0.stderr.take().unwrap());
+    let sink = Arc::clone(&lines);
+    thread::spawn(move || {
+        for line in stderr.lines().map_while(Result::ok) {
+            sink.lock().unwrap().push(line);
+        }
+    });
+    let logged = |needle: &str| {
+        let mut found = None;
+        wait_until(DEADLINE, || {
+            found = lines
+                .lock()
+                .unwrap()
+                .iter()
+                .find_map(|l| l.contains(needle).then(|| l.clone()));
+            found.is_some()
+        });
+        found.unwrap_or_else(|| panic!("{package} never logged {needle:?}"))
+    };
+    let listening = logged(&format!("{package}: listening on "));
+    let addr = listening.rsplit(' ').next().unwrap().to_string();
+    let _queued: Vec<TcpStream> = (0..8).map(|_| connect(&addr).unwrap()).collect();
+    logged(&format!("{package}: accept failed: "));
+
+    // utime + stime, in clock ticks (1/100 s), fields 14 and 15 of /proc/PID/stat.
+    let cpu_ticks = || {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", child.0.id())).unwrap();
+        let fields: Vec<u64> = stat[stat.rfind(')').unwrap() + 2..]
+            .split(' ')
+            .skip(11)
+            .take(2)
+            .map(|f| f.parse().unwrap())
+            .collect();
+        fields[0] + fields[1]
+    };
+    let before = cpu_ticks();
+    thread::sleep(Duration::from_millis(500));
+    let used = cpu_ticks() - before;
+    let logged_lines = lines.lock().unwrap().len();
+    drop(child);
+    assert!(
+        used <= 2,
+        "{package} used {used} of 50 clock ticks while accept failed"
+    );
+    assert!(
+        logged_lines <= 3,
+        "{package} logged {logged_lines} lines on stderr"
+    );
+}
+
+/// A child process that is killed when dropped, so that a failed check leaves no server
+/// running behind it.
+struct Running(std::process::Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }

@@ -37,8 +37,11 @@ pub fn run(tour: &mut Tour) -> Result<(), String> {
         let mut args = vec!["--addr", addr.as_str()];
         args.extend_from_slice(command);
         let out = tour.client("contacts-client", &args, "")?;
+        // An `error: ...` answer makes contacts-client exit 1.
+        let status = i32::from(answer.starts_with("error: "));
         check(
-            out.status.success() && out.stdout == format!("Welcome!\n{answer}\n").as_bytes(),
+            out.status.code() == Some(status)
+                && out.stdout == format!("Welcome!\n{answer}\n").as_bytes(),
             &format!(
                 "contacts-client {} did not print `{answer}`",
                 command.join(" ")

@@ -5,7 +5,7 @@ use std::io::{self, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use lesson_cli::Args;
+use lesson_cli::{AcceptBackoff, Args, Deadline};
 
 const HELP: &str = "\
 usage: timestamp-server [--addr HOST:PORT] [--timeout-ms MS]
@@ -13,13 +13,15 @@ usage: timestamp-server [--addr HOST:PORT] [--timeout-ms MS]
 Lesson 01: the timestamp server (a port of TimestampeServer.py).
 Waits for one client at a time; a client that sends the command `timetampe` gets
 the current time back, in time.ctime()'s layout (UTC), then the connection closes.
+A newline after the command (`\\n` or `\\r\\n`, as telnet and nc send it) is accepted.
 
 stdout: the waiting banner before each accept, and `new client : IP:PORT`.
 stderr: `timestamp-server: listening on ADDR` once bound, and one line per bad request.
 
 options:
   --addr HOST:PORT   where to listen (default 127.0.0.1:8099; port 0 = any free port)
-  --timeout-ms MS    how long a client may stay silent before it is dropped (default 10000)
+  --timeout-ms MS    how long a client has to send the whole command before it is
+                     dropped (default 10000)
   -h, --help         this text
 ";
 
@@ -49,19 +51,20 @@ fn start_server(addr: &str, timeout: Duration) -> io::Result<()> {
     );
 
     // 4. the server loop: a server runs until it is stopped.
+    let mut backoff = AcceptBackoff::default();
     loop {
         println!("{0}now waiting for client connect{0}", "*".repeat(10));
         // 5. accept blocks until a client connects, then gives a new socket just for it.
-        let (tcp_client, client_addr) = match tcp_server.accept() {
-            Ok(pair) => pair,
-            Err(e) => {
-                eprintln!(
-                    "timestamp-server: accept failed: {}",
-                    lesson_cli::reason(&e)
-                );
-                continue;
+        // It can fail, most often when the process has no file descriptor left for that
+        // socket: the client stays queued, so trying again at once fails again at once.
+        // The backoff waits a little longer after each failure and logs only the first.
+        let (tcp_client, client_addr) = loop {
+            match tcp_server.accept() {
+                Ok(pair) => break pair,
+                Err(e) => backoff.failed("timestamp-server", &e),
             }
         };
+        backoff.succeeded("timestamp-server");
         println!("new client : {}:{}", client_addr.ip(), client_addr.port());
         if let Err(e) = serve(tcp_client, timeout) {
             eprintln!("timestamp-server: client {client_addr}: {e}");
@@ -74,35 +77,53 @@ fn start_server(addr: &str, timeout: Duration) -> io::Result<()> {
 
 /// 6. talk with one client: read its command, answer with the time.
 fn serve(mut tcp_client: TcpStream, timeout: Duration) -> Result<(), String> {
-    // A client that connects and says nothing would block this one-at-a-time server
-    // forever; a read timeout lets it move on to the next client.
-    tcp_client
-        .set_read_timeout(Some(timeout))
-        .map_err(|e| lesson_cli::reason(&e))?;
+    // A client that connects and says nothing, or sends one byte now and then, would
+    // block this one-at-a-time server for ever. So the whole command must arrive before
+    // a deadline: before each read, the read timeout is set to the time that is left.
+    let deadline = Deadline::after(timeout);
 
     // 6.1 read the command. TCP is a byte stream: one read may return only part of what
     // the client sent, so keep reading while what arrived is still a prefix of COMMAND.
     let mut recv_data = Vec::new();
     let mut buf = [0u8; 1024];
     while recv_data.len() < COMMAND.len() && COMMAND.starts_with(&recv_data) {
-        match tcp_client.read(&mut buf) {
+        let read = deadline
+            .remaining()
+            .and_then(|left| tcp_client.set_read_timeout(Some(left)))
+            .and_then(|()| tcp_client.read(&mut buf));
+        match read {
             // read returns 0 when the peer has closed its side: nothing more will come.
             Ok(0) => break,
             Ok(n) => recv_data.extend_from_slice(&buf[..n]),
-            Err(e) if lesson_cli::is_timeout(&e) => {
+            Err(e) if lesson_cli::is_timeout(&e) && recv_data.is_empty() => {
                 return Err(format!("sent no command within {timeout:?}; closing"));
+            }
+            Err(e) if lesson_cli::is_timeout(&e) => {
+                return Err(format!(
+                    "sent {} bytes but not the whole command within {timeout:?}; too slow, closing",
+                    recv_data.len()
+                ));
             }
             Err(e) => return Err(format!("read failed: {}", lesson_cli::reason(&e))),
         }
     }
 
-    if recv_data != COMMAND {
+    // A person typing into telnet or nc ends the command with Enter, which sends `\r\n`
+    // or `\n`; both send the line and its newline together. Accept that too.
+    let command = recv_data
+        .strip_suffix(b"\n")
+        .map_or(&recv_data[..], |line| {
+            line.strip_suffix(b"\r").unwrap_or(line)
+        });
+    if command != COMMAND {
         return Err(format!(
             "sent {} bytes that are not the command \"timetampe\"; closing without a reply",
             recv_data.len()
         ));
     }
-    // 6.2 send the current time back.
+    // 6.2 send the current time back. A write blocks only while the kernel's send buffer
+    // is full; these 24 bytes are the only ones we ever send on this connection, so
+    // they fit at once, even if the client never reads them.
     tcp_client
         .write_all(ctime(SystemTime::now()).as_bytes())
         .map_err(|e| format!("write failed: {}", lesson_cli::reason(&e)))

@@ -12,8 +12,8 @@ Lesson 02: print the program's arguments (a port of test.py, which prints sys.ar
 Prints how many arguments there are, the program's name included, and the list of
 them in Python's form: ['argv-demo', 'arg1', 'arg2', 'arg3'].
 
-Every argument is printed as it is, options too, except this one:
-  -h, --help         this text
+Every argument is printed as it is, `-h` and other options too, except this one:
+  --help             this text (after a `--`, even --help is printed)
 ";
 
 fn main() {
@@ -23,8 +23,16 @@ fn main() {
     let argv: Vec<String> = std::env::args_os()
         .map(|a| a.to_string_lossy().into_owned())
         .collect();
-    // Only for --help; every other argument is ours to print, not an option.
-    Args::from_vec("argv-demo", HELP, argv.iter().skip(1).cloned().collect());
+    // Only for --help, the workspace's one convention; every other argument, `-h`
+    // included (test.py prints it), is ours to print, not an option.
+    let help: Vec<String> = argv
+        .iter()
+        .skip(1)
+        .take_while(|a| *a != "--")
+        .filter(|a| *a == "--help")
+        .cloned()
+        .collect();
+    Args::from_vec("argv-demo", HELP, help);
 
     println!("参数个数为: {} 个参数。", argv.len());
     // print(sys.argv): Python shows the list with the repr of each string in it.

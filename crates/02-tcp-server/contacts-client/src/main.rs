@@ -4,6 +4,7 @@
 
 use std::io::Write;
 use std::net::TcpStream;
+use std::process::ExitCode;
 
 use lesson_cli::Args;
 use tcp_messages::recv_answer;
@@ -19,7 +20,8 @@ server's greeting and its answer, then sends `exit` and closes. The commands:
   contacts-client find zhangsan              ->  13800138000 (or Not Found!)
   contacts-client remove zhangsan            ->  zhangsan removed! (or Not Found!)
 
-If the server hangs up early or does not answer, it says so on stderr and exits 1.
+The exit status is 1 when the server answers with an error (`error: ...`, printed
+like any answer), or hangs up early or does not answer (said on stderr).
 An argument that starts with `--` goes after a `--`.
 
 options:
@@ -28,7 +30,7 @@ options:
   -h, --help         this text
 ";
 
-fn main() {
+fn main() -> ExitCode {
     let mut args = Args::parse("contacts-client", HELP);
     let addr = args.addr("127.0.0.1:9999");
     let timeout = args.timeout("--timeout-ms", 10_000);
@@ -61,8 +63,15 @@ fn main() {
     // No end marker follows: the server knows the command is complete because we
     // stop sending and wait for its answer.
     send(&mut s, argv.join(";").as_bytes(), &args);
-    println!("{}", receive(&mut s));
+    let answer = receive(&mut s);
+    println!("{answer}");
     send(&mut s, b"exit", &args);
+    // The server refused the command: a failure, as for every program of the lessons.
+    if answer.starts_with("error: ") {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
 }
 
 fn send(s: &mut TcpStream, data: &[u8], args: &Args) {

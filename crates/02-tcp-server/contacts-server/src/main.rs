@@ -6,7 +6,7 @@ use std::fmt;
 use std::io::{self, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 
-use lesson_cli::Args;
+use lesson_cli::{AcceptBackoff, Args};
 use py_compat::str_repr;
 use tcp_messages::{Incoming, MAX_MESSAGE, Pauses, recv_message};
 
@@ -24,7 +24,10 @@ It sends `Welcome!`, then answers each command:
 
 Anything else gets a one-line `error: ...` answer, and the conversation goes on.
 A command ends at a newline, when the client pauses for --gap-ms, or when it closes
-the connection; commands are at most 1024 bytes of UTF-8 text.
+the connection; commands are at most 1024 bytes of UTF-8 text. The phone book holds
+at most 100 contacts, NAME and PHONE at most 64 bytes each: an `add` beyond that is
+answered with `error: ...` and changes nothing. A client that does not send a whole
+command within --timeout-ms, or does not take an answer within it, is dropped.
 
 stdout: `Waiting for connection...` once; per client `Accept new connection from
         IP:PORT...` and `Connection from IP:PORT closed.`; after each change the whole
@@ -33,7 +36,8 @@ stderr: `contacts-server: listening on ADDR` once bound, and one line per bad co
 
 options:
   --addr HOST:PORT   where to listen (default 127.0.0.1:9999; port 0 = any free port)
-  --timeout-ms MS    how long a client may stay silent before it is dropped (default 10000)
+  --timeout-ms MS    how long a client has to send each command, and to take each answer,
+                     before it is dropped (default 10000)
   --gap-ms MS        how long a pause in the middle of a command ends it (default 100)
   -h, --help         this text
 ";
@@ -62,11 +66,17 @@ fn start_server(addr: &str, pauses: Pauses) -> io::Result<()> {
     let s = TcpListener::bind(addr)?;
     eprintln!("contacts-server: listening on {}", s.local_addr()?);
     println!("Waiting for connection...");
+    let mut backoff = AcceptBackoff::default();
     loop {
         // One client at a time: the next one waits in the backlog until worker() returns.
         match s.accept() {
-            Ok((sock, addr)) => worker(sock, addr, &mut contacts, pauses),
-            Err(e) => eprintln!("contacts-server: accept failed: {}", lesson_cli::reason(&e)),
+            Ok((sock, addr)) => {
+                backoff.succeeded("contacts-server");
+                worker(sock, addr, &mut contacts, pauses);
+            }
+            // Most often: no file descriptor left. The client stays queued, so trying
+            // again at once would fail at once; wait a little longer after each failure.
+            Err(e) => backoff.failed("contacts-server", &e),
         }
     }
 }
@@ -93,7 +103,19 @@ fn talk(
     contacts: &mut Contacts,
     pauses: Pauses,
 ) -> Result<(), String> {
-    let sending = |e: io::Error| format!("cannot send: {}", lesson_cli::reason(&e));
+    let timeout = pauses.timeout;
+    // A write blocks while the kernel's send buffer for this socket is full, and it
+    // stays full when the client sends and sends but never reads our answers. Without
+    // a limit, that one client would stall this one-at-a-time server for ever.
+    sock.set_write_timeout(Some(timeout))
+        .map_err(|e| lesson_cli::reason(&e))?;
+    let sending = |e: io::Error| {
+        if lesson_cli::is_timeout(&e) {
+            format!("does not read its answers: nothing could be sent for {timeout:?}; closing")
+        } else {
+            format!("cannot send: {}", lesson_cli::reason(&e))
+        }
+    };
     let receiving = |e: io::Error| format!("cannot receive: {}", lesson_cli::reason(&e));
     sock.write_all(b"Welcome!").map_err(sending)?;
     let mut pending = Vec::new();
@@ -104,8 +126,11 @@ fn talk(
         let reply = match command.map_err(receiving)? {
             // recv returned no bytes: the client closed its side of the connection.
             Incoming::Closed => return Ok(()),
-            Incoming::Silent => {
-                return Err(format!("sent nothing for {:?}; closing", pauses.timeout));
+            Incoming::Silent => return Err(format!("sent nothing for {timeout:?}; closing")),
+            Incoming::TooSlow(n) => {
+                return Err(format!(
+                    "sent {n} bytes but no whole command within {timeout:?}; too slow, closing"
+                ));
             }
             Incoming::TooLong(n) => {
                 eprintln!(
@@ -143,7 +168,7 @@ fn handle(contacts: &mut Contacts, text: &str) -> Result<String, String> {
     let filled = arg.iter().all(|field| !field.is_empty());
     match arg[..] {
         ["add", name, phone] if filled => {
-            contacts.insert(name, phone);
+            contacts.insert(name, phone)?;
             println!("{contacts}"); // show the stored data on the server
             Ok(format!("{name} added"))
         }
@@ -169,6 +194,13 @@ fn handle(contacts: &mut Contacts, text: &str) -> Result<String, String> {
     }
 }
 
+/// The most contacts the phone book holds: every client can add to it, so without a
+/// limit they could fill the server's memory. (It is printed whole after every change,
+/// so a bigger one would not fit on a screen anyway.)
+const MAX_CONTACTS: usize = 100;
+/// The longest NAME and the longest PHONE, in bytes of UTF-8.
+const MAX_FIELD: usize = 64;
+
 /// The phone book: a Python dict of name -> phone, which keeps the order of insertion.
 #[derive(Default)]
 struct Contacts {
@@ -177,11 +209,23 @@ struct Contacts {
 
 impl Contacts {
     /// `contacts[name] = phone`: a new name goes last, a known one keeps its place.
-    fn insert(&mut self, name: &str, phone: &str) {
+    /// Err, and nothing changes, when a field is too long or a new name finds the book
+    /// full.
+    fn insert(&mut self, name: &str, phone: &str) -> Result<(), String> {
+        if name.len() > MAX_FIELD || phone.len() > MAX_FIELD {
+            return Err(format!("NAME and PHONE are at most {MAX_FIELD} bytes each"));
+        }
+        let full = self.entries.len() >= MAX_CONTACTS;
         match self.entries.iter_mut().find(|(n, _)| n == name) {
             Some(entry) => entry.1 = phone.to_string(),
+            None if full => {
+                return Err(format!(
+                    "the phone book is full ({MAX_CONTACTS} contacts); remove one first"
+                ));
+            }
             None => self.entries.push((name.to_string(), phone.to_string())),
         }
+        Ok(())
     }
 
     /// `del contacts[name]`; false if there was no such name.
@@ -270,5 +314,35 @@ mod tests {
             assert_eq!(run(&mut c, text), answer, "for {text:?}");
         }
         assert_eq!(c.to_string(), "{'zhangsan': '138'}");
+    }
+
+    #[test]
+    fn the_phone_book_and_its_fields_have_a_limit() {
+        let mut c = Contacts::default();
+        let long = "x".repeat(MAX_FIELD + 1);
+        let field_error = "error: NAME and PHONE are at most 64 bytes each";
+        assert_eq!(run(&mut c, &format!("add;{long};1")), field_error);
+        assert_eq!(run(&mut c, &format!("add;a;{long}")), field_error);
+        // 64 bytes is allowed: 21 Chinese characters of 3 bytes, and one more byte.
+        let name = format!("{}x", "张".repeat(21));
+        assert_eq!(
+            run(&mut c, &format!("add;{name};1")),
+            format!("{name} added")
+        );
+        for i in 1..MAX_CONTACTS {
+            c.insert(&format!("n{i}"), &i.to_string()).unwrap();
+        }
+        assert_eq!(
+            run(&mut c, "add;one_more;1"),
+            "error: the phone book is full (100 contacts); remove one first"
+        );
+        // A name already there may still change its phone; nothing was lost.
+        assert_eq!(run(&mut c, "add;n1;111"), "n1 added");
+        assert_eq!(run(&mut c, "find;n99"), "99");
+        assert_eq!(run(&mut c, &format!("find;{name}")), "1");
+        assert_eq!(c.entries.len(), MAX_CONTACTS);
+        // Room again after a remove.
+        run(&mut c, "remove;n5");
+        assert_eq!(run(&mut c, "add;one_more;1"), "one_more added");
     }
 }

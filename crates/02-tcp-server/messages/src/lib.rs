@@ -16,6 +16,9 @@
 //!    for a client that sends several messages back to back);
 //! 3. **the close**: bytes followed by the end of the stream are a last message.
 //!
+//! And one time limit: a whole message must arrive within `timeout` of the moment the
+//! server starts waiting for it, however short the pauses in it.
+//!
 //! Two messages sent back to back with no newline and no pause stay glued together:
 //! nothing on the wire says where the first one ends. That is the sticky-packet
 //! problem (粘包), which lesson 04 solves with a length header in front of each message.
@@ -24,12 +27,14 @@ use std::io::{self, Read};
 use std::net::TcpStream;
 use std::time::Duration;
 
+use lesson_cli::Deadline;
+
 /// The longest message a server accepts: the originals read each one with `recv(1024)`.
 pub const MAX_MESSAGE: usize = 1024;
 
-/// How long [`recv_message`] waits: `timeout` for the first byte of a message (a client
-/// silent that long is [`Incoming::Silent`]), `gap` for the next bytes once a message
-/// has started (a pause that long ends it).
+/// How long [`recv_message`] waits: `timeout` for the whole of a message (a client silent
+/// that long is [`Incoming::Silent`], one that started but did not finish is
+/// [`Incoming::TooSlow`]), and `gap`, the pause that ends a message once it has started.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Pauses {
     pub timeout: Duration,
@@ -58,6 +63,9 @@ pub enum Incoming {
     Closed,
     /// The client sent nothing at all for the whole `timeout`.
     Silent,
+    /// The client started a message, this many bytes of it, but did not finish it
+    /// within `timeout`: it sends too slowly (one byte now and then, say).
+    TooSlow(usize),
 }
 
 /// Reads one message from a client, by the three rules above. `pending` holds what
@@ -71,6 +79,9 @@ pub fn recv_message(
 ) -> io::Result<Incoming> {
     let mut buf = [0u8; 1024];
     let mut dropped = 0; // bytes of an over-long message, already thrown away
+    // The whole message must arrive within `timeout`: a client sending one byte just
+    // before each gap ends would otherwise hold the server for as long as it likes.
+    let deadline = Deadline::after(pauses.timeout);
     loop {
         // Rule 2: a newline in what has arrived ends the message.
         if let Some(line) = take_line(pending) {
@@ -81,17 +92,24 @@ pub fn recv_message(
             dropped += pending.len();
             pending.clear();
         }
-        // Before the first byte, wait up to `timeout`; after it, only up to `gap`.
         let started = !pending.is_empty() || dropped > 0;
-        let wait = if started { pauses.gap } else { pauses.timeout };
-        sock.set_read_timeout(Some(wait))?;
+        // Wait for what is left of the deadline; once a message has started, only for
+        // a `gap` if that comes first.
+        let Ok(left) = deadline.remaining() else {
+            return Ok(out_of_time(pending, dropped));
+        };
+        let by_gap = started && pauses.gap < left;
+        sock.set_read_timeout(Some(if by_gap { pauses.gap } else { left }))?;
         let stopped = match sock.read(&mut buf) {
             Ok(0) => Incoming::Closed,
             Ok(n) => {
                 pending.extend_from_slice(&buf[..n]);
                 continue;
             }
-            Err(e) if lesson_cli::is_timeout(&e) => Incoming::Silent,
+            // A timeout: the pause that ends a message if we waited for a gap (rule 1),
+            // else the deadline.
+            Err(e) if lesson_cli::is_timeout(&e) && by_gap => Incoming::Silent,
+            Err(e) if lesson_cli::is_timeout(&e) => return Ok(out_of_time(pending, dropped)),
             Err(e) => return Err(e),
         };
         // Rules 1 and 3: the client paused or closed. If a message had started, what
@@ -101,6 +119,17 @@ pub fn recv_message(
         } else {
             stopped
         });
+    }
+}
+
+/// What it means when the deadline passed: nothing came at all, or a message came too
+/// slowly (what came of it is thrown away).
+fn out_of_time(pending: &mut Vec<u8>, dropped: usize) -> Incoming {
+    let received = std::mem::take(pending).len() + dropped;
+    if received > 0 {
+        Incoming::TooSlow(received)
+    } else {
+        Incoming::Silent
     }
 }
 
@@ -219,6 +248,10 @@ mod tests {
             recv(LONG, SHORT).unwrap(),
             Incoming::Message(b"message1".to_vec())
         );
+        // A message that is not whole within the timeout: too slow, however short the
+        // pauses in it.
+        client.write_all(b"add;").unwrap();
+        assert_eq!(recv(SHORT, LONG).unwrap(), Incoming::TooSlow(4));
         // Over the limit: read to its end, thrown away, and the next one is fine.
         let mut huge = vec![b'x'; 5000];
         huge.extend_from_slice(b"\nexit");

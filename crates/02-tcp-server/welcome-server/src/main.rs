@@ -7,7 +7,7 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::thread;
 use std::time::Duration;
 
-use lesson_cli::Args;
+use lesson_cli::{AcceptBackoff, Args};
 use tcp_messages::{Incoming, MAX_MESSAGE, Pauses, recv_message};
 
 const HELP: &str = "\
@@ -21,7 +21,8 @@ until the first one is done.
 
 A message ends at a newline, when the client pauses for --gap-ms, or when it closes
 the connection. A message that is not UTF-8 text or is longer than 1024 bytes ends
-the conversation (logged on stderr).
+the conversation (logged on stderr), and so does a client that does not send a whole
+message within --timeout-ms or does not read an answer within --timeout-ms.
 
 stdout: `Waiting for connection...` once, then per client
         `Accept new connection from IP:PORT...` and `Connection from IP:PORT closed.`
@@ -29,8 +30,9 @@ stderr: `welcome-server: listening on ADDR` once bound, and one line per bad mes
 
 options:
   --addr HOST:PORT   where to listen (default 127.0.0.1:9999; port 0 = any free port)
-  --delay-ms MS      the pause before each answer, for show (default 1000, as the original)
-  --timeout-ms MS    how long a client may stay silent before it is dropped (default 10000)
+  --delay-ms MS      the pause after each message, for show (default 1000, as the original)
+  --timeout-ms MS    how long a client has to send each message, and to take each answer,
+                     before it is dropped (default 10000)
   --gap-ms MS        how long a pause in the middle of a message ends it (default 100)
   -h, --help         this text
 ";
@@ -67,13 +69,19 @@ fn start_server(addr: &str, timing: Timing) -> io::Result<()> {
     eprintln!("welcome-server: listening on {}", s.local_addr()?);
     println!("Waiting for connection...");
     // A server runs for ever: this loop only ends when the process is stopped (Ctrl-C).
+    let mut backoff = AcceptBackoff::default();
     loop {
         // accept() blocks until a client is in the queue, then hands over its own socket.
         match s.accept() {
             // One client at a time: while worker() talks with this client, nobody else
             // is accepted. Others wait in the backlog, connected but unanswered.
-            Ok((sock, addr)) => worker(sock, addr, timing),
-            Err(e) => eprintln!("welcome-server: accept failed: {}", lesson_cli::reason(&e)),
+            Ok((sock, addr)) => {
+                backoff.succeeded("welcome-server");
+                worker(sock, addr, timing);
+            }
+            // Most often: no file descriptor left. The client stays queued, so trying
+            // again at once would fail at once; wait a little longer after each failure.
+            Err(e) => backoff.failed("welcome-server", &e),
         }
     }
 }
@@ -96,7 +104,19 @@ fn worker(mut sock: TcpStream, addr: SocketAddr, timing: Timing) {
 /// The protocol: `Welcome!` first, then `Received <message>;` for every message until
 /// the client says `exit` or hangs up. Err says why the conversation was cut short.
 fn talk(sock: &mut TcpStream, timing: Timing) -> Result<(), String> {
-    let sending = |e: io::Error| format!("cannot send: {}", lesson_cli::reason(&e));
+    let timeout = timing.pauses.timeout;
+    // A write blocks while the kernel's send buffer for this socket is full, and it
+    // stays full when the client sends and sends but never reads our answers. Without
+    // a limit, that one client would stall this one-at-a-time server for ever.
+    sock.set_write_timeout(Some(timeout))
+        .map_err(|e| lesson_cli::reason(&e))?;
+    let sending = |e: io::Error| {
+        if lesson_cli::is_timeout(&e) {
+            format!("does not read its answers: nothing could be sent for {timeout:?}; closing")
+        } else {
+            format!("cannot send: {}", lesson_cli::reason(&e))
+        }
+    };
     let receiving = |e: io::Error| format!("cannot receive: {}", lesson_cli::reason(&e));
     sock.write_all(b"Welcome!").map_err(sending)?;
     let mut pending = Vec::new();
@@ -104,19 +124,13 @@ fn talk(sock: &mut TcpStream, timing: Timing) -> Result<(), String> {
         // A message ends at a newline, a pause or the close: the reading loop of
         // tcp-messages, shared with contacts-server. `pending` keeps what comes after.
         let data = recv_message(sock, &mut pending, timing.pauses);
-        let data = data.map_err(receiving)?;
-        if !matches!(data, Incoming::Silent) {
-            // The original sleeps one second after every recv, so that a person can
-            // watch the messages go by. --delay-ms shortens it.
-            thread::sleep(timing.delay);
-        }
-        let data = match data {
+        let data = match data.map_err(receiving)? {
             // recv returned no bytes: the client closed its side of the connection.
             Incoming::Closed => return Ok(()),
-            Incoming::Silent => {
+            Incoming::Silent => return Err(format!("sent nothing for {timeout:?}; closing")),
+            Incoming::TooSlow(n) => {
                 return Err(format!(
-                    "sent nothing for {:?}; closing",
-                    timing.pauses.timeout
+                    "sent {n} bytes but no whole message within {timeout:?}; too slow, closing"
                 ));
             }
             Incoming::TooLong(n) => {
@@ -126,6 +140,10 @@ fn talk(sock: &mut TcpStream, timing: Timing) -> Result<(), String> {
             }
             Incoming::Message(data) => data,
         };
+        // The original sleeps one second after every recv, so that a person can watch
+        // the messages go by. We sleep only after a message: a client that closed or
+        // was dropped costs no pause. --delay-ms shortens it.
+        thread::sleep(timing.delay);
         let Ok(text) = String::from_utf8(data) else {
             return Err("sent bytes that are not UTF-8 text; closing".to_string());
         };
