@@ -31,12 +31,12 @@ pub fn unified(old: &str, new: &str, old_name: &str, new_name: &str) -> String {
             ops.push((' ', i, j, a[i]));
             i += 1;
             j += 1;
-        } else if j < b.len() && (i == a.len() || lcs[i][j + 1] >= lcs[i + 1][j]) {
-            ops.push(('+', i, j, b[j]));
-            j += 1;
-        } else {
+        } else if i < a.len() && (j == b.len() || lcs[i + 1][j] >= lcs[i][j + 1]) {
             ops.push(('-', i, j, a[i]));
             i += 1;
+        } else {
+            ops.push(('+', i, j, b[j]));
+            j += 1;
         }
     }
 

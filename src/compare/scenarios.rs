@@ -156,7 +156,7 @@ const fn telnet(args: &'static [&'static str]) -> Prog {
 
 const COMMON: &[Rule] = &[Rule::Ports];
 
-pub const LESSONS: &[Lesson] = &[
+pub static LESSONS: &[Lesson] = &[
     Lesson {
         id: "01",
         name: "timestamp",
@@ -337,7 +337,7 @@ pub const LESSONS: &[Lesson] = &[
     },
 ];
 
-pub const SCENARIOS: &[Scenario] = &[
+pub static SCENARIOS: &[Scenario] = &[
     // ---- 01 timestamp
     Scenario {
         lesson: "01",
