@@ -14,6 +14,9 @@
 pub enum Slot {
     Server,
     Client,
+    /// The original itself races between `from` and `to` (ours always gives `to`): the
+    /// replacement applies to every row, in either direction.
+    Race,
 }
 
 #[derive(Debug)]
@@ -24,8 +27,8 @@ pub struct Known {
     pub section: &'static str,
     /// The bold words that start the section's bullet for this difference.
     pub item: &'static str,
-    /// `LESSON/SCENARIO`.
-    pub scenario: &'static str,
+    /// The scenarios (`LESSON/SCENARIO`) where it shows.
+    pub scenarios: &'static [&'static str],
     pub ours: Slot,
     /// In the reference's normalised text, `from` becomes `to` where ours runs.
     pub from: &'static str,
@@ -36,11 +39,21 @@ const DIFFERENCES: &str = "Differences from the Python original";
 
 pub const KNOWN: &[Known] = &[
     Known {
+        id: "sticky-race",
+        page: "lessons/04-framing-and-io-models.md",
+        section: DIFFERENCES,
+        item: "The sticky demo is reproducible.",
+        scenarios: &["04/sticky"],
+        ours: Slot::Race,
+        from: "server stdout:\n  | hello\nserver: exit 0\n",
+        to: "server stdout:\n  | hello world\nserver: exit 0\n",
+    },
+    Known {
         id: "nonblocking-client-eof",
         page: "lessons/04-framing-and-io-models.md",
         section: DIFFERENCES,
         item: "`nonblocking-client`",
-        scenario: "04/nonblocking",
+        scenarios: &["04/nonblocking"],
         ours: Slot::Client,
         from: "  | >>: \n  (no newline at end)\nclient 1: exit 1\n",
         to: "  | >>: \nclient 1: exit 0\n",
@@ -50,7 +63,7 @@ pub const KNOWN: &[Known] = &[
         page: "lessons/05-short-and-long-connections.md",
         section: DIFFERENCES,
         item: "Paper against scissors.",
-        scenario: "05/long-paper",
+        scenarios: &["05/long-paper", "05/long-unknown"],
         ours: Slot::Server,
         from: "<result, wrong by the rules: paper (3) against scissors (1) is a lose, not a win>",
         to: "<result>",
@@ -60,32 +73,41 @@ pub const KNOWN: &[Known] = &[
         page: "lessons/05-short-and-long-connections.md",
         section: DIFFERENCES,
         item: "Bad requests get one clear line, not a traceback.",
-        scenario: "05/short-overflow",
+        scenarios: &["05/short-overflow"],
         ours: Slot::Server,
         from: "  | Connection from ('127.0.0.1', PORT)\n  | The client closed the connection\n",
         to: "  | Connection from ('127.0.0.1', PORT)\n",
     },
 ];
 
-/// The differences that may apply to `scenario` (`LESSON/NAME`) with ours in `slots`.
+/// The differences that may apply to `scenario` (`LESSON/NAME`) with ours in `slots`
+/// (and the original's races, which apply everywhere).
 pub fn applicable(scenario: &str, slots: &[Slot]) -> Vec<&'static Known> {
     KNOWN
         .iter()
-        .filter(|k| k.scenario == scenario && slots.contains(&k.ours))
+        .filter(|k| {
+            k.scenarios.contains(&scenario) && (k.ours == Slot::Race || slots.contains(&k.ours))
+        })
         .collect()
 }
 
-/// The reference text with the replacements of `known`, and the ids that changed it.
-pub fn apply(reference: &str, known: &[&'static Known]) -> (String, Vec<&'static Known>) {
-    let mut text = reference.to_string();
+/// Whether `text` is `reference` with some of the replacements of `known`: the
+/// differences used (empty when none explains it).
+pub fn explain(reference: &str, text: &str, known: &[&'static Known]) -> Vec<&'static Known> {
+    let mut expected = reference.to_string();
+    let mut actual = text.to_string();
     let mut used = Vec::new();
     for k in known {
-        if text.contains(k.from) {
-            text = text.replace(k.from, k.to);
+        if expected.contains(k.from) {
+            expected = expected.replace(k.from, k.to);
+            used.push(*k);
+        } else if k.ours == Slot::Race && actual.contains(k.from) {
+            // The original raced the other way in this row.
+            actual = actual.replace(k.from, k.to);
             used.push(*k);
         }
     }
-    (text, used)
+    if expected == actual { used } else { Vec::new() }
 }
 
 #[cfg(test)]
@@ -129,26 +151,40 @@ mod tests {
     fn ids_are_unique_and_scenarios_exist() {
         for (i, k) in KNOWN.iter().enumerate() {
             assert!(KNOWN[..i].iter().all(|o| o.id != k.id), "{} twice", k.id);
-            assert!(
-                super::super::scenarios::SCENARIOS
-                    .iter()
-                    .any(|s| format!("{}/{}", s.lesson, s.name) == k.scenario),
-                "{}: no scenario {}",
-                k.id,
-                k.scenario
-            );
+            for scenario in k.scenarios {
+                assert!(
+                    super::super::scenarios::SCENARIOS
+                        .iter()
+                        .any(|s| format!("{}/{}", s.lesson, s.name) == *scenario),
+                    "{}: no scenario {scenario}",
+                    k.id,
+                );
+            }
         }
     }
 
     #[test]
-    fn apply_replaces_and_names_what_it_used() {
-        let (text, used) = apply(
-            "x\n  | >>: \n  (no newline at end)\nclient 1: exit 1\n",
-            &applicable("04/nonblocking", &[Slot::Client]),
+    fn explain_names_the_differences_that_explain_a_row() {
+        let reference = "x\n  | >>: \n  (no newline at end)\nclient 1: exit 1\n";
+        let ours = "x\n  | >>: \nclient 1: exit 0\n";
+        let known = applicable("04/nonblocking", &[Slot::Client]);
+        let used = explain(reference, ours, &known);
+        assert_eq!(
+            used.iter().map(|k| k.id).collect::<Vec<_>>(),
+            ["nonblocking-client-eof"]
         );
-        assert_eq!(text, "x\n  | >>: \nclient 1: exit 0\n");
-        assert_eq!(used.len(), 1);
+        // Not with the original in the client's place, nor for another text.
         assert!(applicable("04/nonblocking", &[Slot::Server]).is_empty());
+        assert!(explain(reference, "x\nclient 1: exit 0\n", &known).is_empty());
+    }
+
+    #[test]
+    fn a_race_of_the_original_explains_either_direction() {
+        let one = "server stdout:\n  | hello\nserver: exit 0\n";
+        let both = "server stdout:\n  | hello world\nserver: exit 0\n";
+        let known = applicable("04/sticky", &[]);
+        assert_eq!(explain(one, both, &known).len(), 1);
+        assert_eq!(explain(both, one, &known).len(), 1);
     }
 
     #[test]

@@ -390,7 +390,9 @@ fn run_all(options: &Options) -> Result<bool, String> {
         options.chosen.iter().copied().enumerate().rev().collect(),
     ));
     let results: Arc<Mutex<Vec<(usize, ScenarioResult)>>> = Arc::new(Mutex::new(Vec::new()));
-    let workers = 4.min(options.chosen.len().max(1));
+    // Ours start in milliseconds; Python takes tens of them on a busy machine.
+    let workers = if ctx.self_test { 12 } else { 6 };
+    let workers = workers.min(options.chosen.len().max(1));
     let mut handles = Vec::new();
     for _ in 0..workers {
         let queue = Arc::clone(&queue);
@@ -423,75 +425,113 @@ fn run_all(options: &Options) -> Result<bool, String> {
     Ok(ok)
 }
 
+/// The reference run of a scenario: the first combination that ran.
+struct Reference {
+    combo: Combo,
+    text: String,
+    server_lines: usize,
+    changed: BTreeSet<Rule>,
+}
+
 fn run_scenario(ctx: &Ctx, sc: &'static Scenario, total: usize) -> ScenarioResult {
-    let mut rows: Vec<Row> = Vec::new();
-    let mut reference: Option<(Combo, String, usize, BTreeSet<Rule>)> = None;
-    for combo in Combo::all(sc) {
-        let row = match why_skipped(ctx, sc, combo) {
-            Some(why) => Row {
-                combo,
-                verdict: Verdict::Skipped(why),
-                transcript: None,
-                raw: None,
-            },
-            None => {
-                // Nothing to compare against unless an original ran first.
-                if reference.is_none()
-                    && combo.server != Some(Who::Py)
-                    && combo.client != Who::Py
-                    && !ctx.self_test
-                {
-                    Row {
-                        combo,
-                        verdict: Verdict::Skipped(
-                            "no original ran in this scenario to compare with".into(),
-                        ),
-                        transcript: None,
-                        raw: None,
-                    }
-                } else {
-                    let expect = reference.as_ref().map_or(0, |r| r.2);
-                    let out = run_combo(ctx, sc, combo, expect);
-                    let (text, changed) = transcript(sc, &out);
-                    let verdict = match &reference {
-                        None => {
-                            reference = Some((combo, text.clone(), out.server_lines(), changed));
-                            Verdict::Reference
-                        }
-                        Some((ref_combo, ref_text, _, ref_changed)) => {
-                            let mut rules: Vec<Rule> =
-                                changed.union(ref_changed).copied().collect();
-                            rules.sort();
-                            judge(sc, *ref_combo, ref_text, combo, &text, rules)
-                        }
-                    };
-                    Row {
-                        combo,
-                        verdict,
-                        transcript: Some(text),
-                        raw: Some(out.raw),
-                    }
-                }
-            }
+    let combos = Combo::all(sc);
+    let mut rows: Vec<Option<Row>> = combos.iter().map(|_| None).collect();
+    let mut reference: Option<Reference> = None;
+    let mut rest = Vec::new();
+    for (i, &combo) in combos.iter().enumerate() {
+        let skipped = |why: String| Row {
+            combo,
+            verdict: Verdict::Skipped(why),
+            transcript: None,
+            raw: None,
         };
-        let done = ctx
-            .counter
-            .lock()
-            .map(|mut n| {
-                *n += 1;
-                *n
-            })
-            .unwrap_or(0);
-        eprintln!(
-            "compare: [{done}/{total}] {} {:<26} {:<9} {}",
-            sc.lesson,
-            sc.name,
-            row.combo.label(),
-            short_verdict(&row.verdict)
-        );
-        rows.push(row);
+        if let Some(why) = why_skipped(ctx, sc, combo) {
+            rows[i] = Some(progress(ctx, total, sc, skipped(why)));
+        } else if reference.is_some() {
+            rest.push(i);
+        } else if !ctx.self_test && combo.server != Some(Who::Py) && combo.client != Who::Py {
+            // Ours against ours alone has nothing to be compared with.
+            let why = "no original ran in this scenario to compare with".to_string();
+            rows[i] = Some(progress(ctx, total, sc, skipped(why)));
+        } else {
+            let out = run_combo(ctx, sc, combo, 0);
+            let (text, changed) = transcript(sc, &out);
+            reference = Some(Reference {
+                combo,
+                text: text.clone(),
+                server_lines: out.server_lines(),
+                changed,
+            });
+            let row = Row {
+                combo,
+                verdict: Verdict::Reference,
+                transcript: Some(text),
+                raw: Some(out.raw),
+            };
+            rows[i] = Some(progress(ctx, total, sc, row));
+        }
     }
-    ScenarioResult { scenario: sc, rows }
+    // The other combinations run side by side, each compared with the reference.
+    if let Some(reference) = &reference {
+        thread::scope(|scope| {
+            let handles: Vec<_> = rest
+                .iter()
+                .map(|&i| {
+                    let combo = combos[i];
+                    (
+                        i,
+                        scope.spawn(move || {
+                            let out = run_combo(ctx, sc, combo, reference.server_lines);
+                            let (text, changed) = transcript(sc, &out);
+                            let mut rules: Vec<Rule> =
+                                changed.union(&reference.changed).copied().collect();
+                            rules.sort();
+                            let verdict =
+                                judge(sc, reference.combo, &reference.text, combo, &text, rules);
+                            progress(
+                                ctx,
+                                total,
+                                sc,
+                                Row {
+                                    combo,
+                                    verdict,
+                                    transcript: Some(text),
+                                    raw: Some(out.raw),
+                                },
+                            )
+                        }),
+                    )
+                })
+                .collect();
+            for (i, handle) in handles {
+                rows[i] = handle.join().ok();
+            }
+        });
+    }
+    ScenarioResult {
+        scenario: sc,
+        rows: rows.into_iter().flatten().collect(),
+    }
+}
+
+/// Shows one finished row on stderr, and returns it.
+fn progress(ctx: &Ctx, total: usize, sc: &Scenario, row: Row) -> Row {
+    let done = ctx
+        .counter
+        .lock()
+        .map(|mut n| {
+            *n += 1;
+            *n
+        })
+        .unwrap_or(0);
+    eprintln!(
+        "compare: [{done}/{total}] {} {:<26} {:<9} {}",
+        sc.lesson,
+        sc.name,
+        row.combo.label(),
+        short_verdict(&row.verdict)
+    );
+    row
 }
 
 fn judge(
@@ -511,8 +551,8 @@ fn judge(
     }
     let id = format!("{}/{}", sc.lesson, sc.name);
     let slots = combo.ours_where_reference_is_py(ref_combo);
-    let (expected, used) = known::apply(ref_text, &known::applicable(&id, &slots));
-    if !used.is_empty() && expected == text {
+    let used = known::explain(ref_text, text, &known::applicable(&id, &slots));
+    if !used.is_empty() {
         return Verdict::Known(used, rules);
     }
     Verdict::Diff(diff::unified(
@@ -803,7 +843,12 @@ fn run_combo(ctx: &Ctx, sc: &Scenario, combo: Combo, expect_server_lines: usize)
             }
             End::Stopped => {
                 // Wait for the lines the reference printed, then for quiet.
-                let quiet = if expect_server_lines == 0 { 150 } else { 50 };
+                // (The reference waits longer: a line it misses is missed in every row.)
+                let quiet = match (expect_server_lines, ctx.self_test) {
+                    (0, false) => 300,
+                    (0, true) => 100,
+                    _ => 50,
+                };
                 settle(
                     &mut proc,
                     expect_server_lines,

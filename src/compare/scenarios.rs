@@ -88,7 +88,7 @@ pub struct Scenario {
 
 /// The show pause that compare gives both sides: our `--delay-ms`, and the shim's
 /// `time.sleep` limit for the originals.
-pub const DELAY_MS: u64 = 20;
+pub const DELAY_MS: u64 = 10;
 
 const fn client(file: Option<&'static str>, package: &'static str) -> Prog {
     Prog {
@@ -376,7 +376,7 @@ pub static SCENARIOS: &[Scenario] = &[
         port: 9999,
         server: Some(server_with(
             server("server.py", "welcome-server", End::Stopped),
-            &["--delay-ms", "20", "--gap-ms", "30"],
+            &["--delay-ms", "10", "--gap-ms", "10"],
         )),
         clients: &[client(Some("client.py"), "welcome-client")],
         rules: COMMON,
@@ -424,7 +424,7 @@ pub static SCENARIOS: &[Scenario] = &[
         port: 9999,
         server: Some(server_with(
             server("server2.py", "contacts-server", End::Stopped),
-            &["--gap-ms", "30"],
+            &["--gap-ms", "10"],
         )),
         clients: &[
             with_args(
@@ -445,7 +445,7 @@ pub static SCENARIOS: &[Scenario] = &[
         port: 9999,
         server: Some(server_with(
             server("server2_homework.py", "contacts-server", End::Stopped),
-            &["--gap-ms", "30"],
+            &["--gap-ms", "10"],
         )),
         clients: &[
             with_args(
