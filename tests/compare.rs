@@ -9,7 +9,7 @@ use std::process::Output;
 use std::time::Duration;
 
 use assert_cmd::Command;
-use socket_lessons::binary;
+use socket_lessons::{binary, marked_blocks, workspace_root};
 
 fn compare(args: &[&str]) -> Output {
     Command::new(binary("socket-lessons").unwrap())
@@ -139,6 +139,19 @@ fn list_names_every_file_and_what_python_3_11_needs() {
     ] {
         assert!(list.contains(fact), "{fact:?} missing:\n{list}");
     }
+}
+
+#[test]
+fn the_instructors_page_shows_the_list_as_it_is() {
+    let page = std::fs::read_to_string(workspace_root().join("INSTRUCTORS.md")).unwrap();
+    let block = marked_blocks(&page)
+        .into_iter()
+        .find(|(label, _)| label == "compare-list")
+        .map(|(_, text)| text)
+        .expect("INSTRUCTORS.md has no block marked <!-- output: compare-list -->");
+    assert_eq!(block, stdout(&compare(&["--list"])));
+    let readme = std::fs::read_to_string(workspace_root().join("README.md")).unwrap();
+    assert!(readme.contains("(INSTRUCTORS.md)"));
 }
 
 #[test]

@@ -226,6 +226,17 @@ pub fn list_text() -> String {
             ));
         }
     }
+    out.push_str("\nKnown differences (a row that differs by exactly these is KNOWN, not DIFF):\n");
+    for k in known::KNOWN {
+        out.push_str(&format!(
+            "  {} ({})\n    {}, {}: \"{}\"\n",
+            k.id,
+            k.scenarios.join(", "),
+            k.page,
+            k.section,
+            k.item,
+        ));
+    }
     out
 }
 
