@@ -18,12 +18,12 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use socket_lessons::binary;
+use socket_lessons::{binary, closed_port_addr, wait_until};
 
 use known::{Known, Slot};
 use normalise::Rule;
 use run::{Captured, Proc, TempDir, settle};
-use scenarios::{Addr, End, LESSONS, Prog, SCENARIOS, Scenario};
+use scenarios::{Addr, End, LESSONS, Prog, SCENARIOS, Scenario, ServerSpec};
 
 const HELP: &str = "\
 usage: cargo run -- compare --originals DIR [--keep DIR] [--step-timeout-ms MS] [LESSON...]
@@ -693,14 +693,17 @@ fn describe(cmd: &Command) -> String {
     s
 }
 
+/// Runs one combination of a scenario: starts the server and waits until it listens,
+/// runs the clients one after the other, then ends the server as the scenario says.
+/// `expect_server_lines`: how many stdout lines the reference's server printed (0 for
+/// the reference itself), so that a server that is stopped is given time to print them.
 fn run_combo(ctx: &Ctx, sc: &Scenario, combo: Combo, expect_server_lines: usize) -> RunOut {
-    let mut raw = String::new();
     let mut out = RunOut {
         server: None,
         clients: Vec::new(),
         raw: String::new(),
     };
-    let step = ctx.step;
+    let mut raw = String::new();
     let ports_dir = match TempDir::new("compare-ports") {
         Ok(dir) => dir,
         Err(why) => {
@@ -708,198 +711,34 @@ fn run_combo(ctx: &Ctx, sc: &Scenario, combo: Combo, expect_server_lines: usize)
             return out;
         }
     };
-    let mut server_proc = None;
-    let mut real_port = None;
+    let mut server = None;
     if let (Some(spec), Some(who)) = (&sc.server, combo.server) {
-        let ports_file = ports_dir.path().join("ports");
-        let env = [(
-            "COMPARE_PORTS_FILE",
-            ports_file.to_string_lossy().to_string(),
-        )];
-        let started = command(ctx, &spec.prog, who, Some("127.0.0.1:0"), &env).and_then(|cmd| {
-            raw.push_str(&format!("$ {}\n", describe(&cmd)));
-            Proc::spawn(cmd, "")
-        });
-        match started {
-            Ok(mut proc) => {
-                let is_py = who == Who::Py && !ctx.self_test;
-                let mut port = None;
-                let ready = socket_lessons::wait_until(step, || {
-                    if is_py {
-                        let got = shim::reported(&ports_file);
-                        if spec
-                            .ready
-                            .iter()
-                            .all(|k| got.iter().any(|(kind, _, _)| kind == k))
-                        {
-                            port = got.first().map(|(_, _, p)| *p);
-                        }
-                    } else {
-                        port = announced_port(&proc.stderr(), spec.prog.package);
-                    }
-                    port.is_some() || proc.has_exited()
-                });
-                if ready && port.is_some() {
-                    real_port = port;
-                    server_proc = Some(proc);
-                } else {
-                    let end = if proc.has_exited() {
-                        None
-                    } else {
-                        Some(format!(
-                            "did not listen within {} ms: stopped",
-                            step.as_millis()
-                        ))
-                    };
-                    let mut captured = proc.finish(end);
-                    if !captured.end.starts_with("did not") {
-                        captured.end = format!("{} before listening", captured.end);
-                    }
-                    out.server = Some(captured);
-                }
-            }
-            Err(why) => {
-                out.server = Some(Captured {
-                    end: format!("could not start: {why}"),
-                    ..Captured::default()
-                });
-            }
+        match start_server(ctx, spec, who, ports_dir.path(), &mut raw) {
+            Ok(started) => server = Some(started),
+            Err(failed) => out.server = Some(failed),
         }
     }
-
-    let server_failed = sc.server.is_some() && server_proc.is_none();
-    if !server_failed {
-        let closed = socket_lessons::closed_port_addr().unwrap_or_else(|_| "127.0.0.1:9".into());
-        let closed_port = closed.rsplit(':').next().unwrap_or("9").to_string();
+    if sc.server.is_none() || server.is_some() {
+        let real_port = server.as_ref().map_or(0, |(_, port)| *port);
         for prog in sc.clients {
-            let (addr, map) = match prog.addr {
-                Addr::None => (None, String::new()),
-                Addr::Listen => (Some("127.0.0.1:0".to_string()), String::new()),
-                Addr::Server => {
-                    let p = real_port.unwrap_or(0);
-                    (Some(format!("127.0.0.1:{p}")), format!("{}={p}", sc.port))
-                }
-                Addr::Closed => (Some(closed.clone()), format!("{}={closed_port}", sc.port)),
-            };
-            let env = [
-                ("COMPARE_PORT_MAP", map),
-                (
-                    "COMPARE_PORTS_FILE",
-                    ports_dir
-                        .path()
-                        .join("client-ports")
-                        .to_string_lossy()
-                        .to_string(),
-                ),
-            ];
-            let captured =
-                match command(ctx, prog, combo.client, addr.as_deref(), &env).and_then(|cmd| {
-                    raw.push_str(&format!("$ {}\n", describe(&cmd)));
-                    Proc::spawn(cmd, prog.stdin)
-                }) {
-                    Ok(mut proc) => match prog.end {
-                        End::FirstLines(n) => {
-                            socket_lessons::wait_until(step, || {
-                                proc.stdout_lines() >= n || proc.has_exited()
-                            });
-                            let end = if proc.has_exited() {
-                                None
-                            } else if proc.stdout_lines() >= n {
-                                Some(format!("stopped after its first {n} lines"))
-                            } else {
-                                Some(format!(
-                                    "printed fewer than {n} lines within {} ms: stopped",
-                                    step.as_millis()
-                                ))
-                            };
-                            let mut c = proc.finish(end);
-                            c.stdout =
-                                normalise::first_lines(&String::from_utf8_lossy(&c.stdout), n)
-                                    .into_bytes();
-                            c
-                        }
-                        _ => {
-                            let end = if proc.wait_exit(step) {
-                                None
-                            } else {
-                                Some(format!(
-                                    "did not exit within {} ms: stopped",
-                                    step.as_millis()
-                                ))
-                            };
-                            proc.finish(end)
-                        }
-                    },
-                    Err(why) => Captured {
-                        end: format!("could not start: {why}"),
-                        ..Captured::default()
-                    },
-                };
+            let captured = run_client(ctx, sc, prog, combo.client, real_port, &ports_dir, &mut raw);
             out.clients.push(captured);
         }
     }
-
-    if let (Some(mut proc), Some(spec)) = (server_proc, &sc.server) {
-        let captured = match spec.prog.end {
-            End::Exits => {
-                let end = if proc.wait_exit(step) {
-                    None
-                } else {
-                    Some(format!(
-                        "did not exit within {} ms: stopped",
-                        step.as_millis()
-                    ))
-                };
-                proc.finish(end)
-            }
-            End::Stopped => {
-                // Wait for the lines the reference printed, then for quiet.
-                // (The reference waits longer: a line it misses is missed in every row.)
-                let quiet = match (expect_server_lines, ctx.self_test) {
-                    (0, false) => 300,
-                    (0, true) => 100,
-                    _ => 50,
-                };
-                settle(
-                    &mut proc,
-                    expect_server_lines,
-                    Duration::from_millis(quiet),
-                    step,
-                );
-                let end = if proc.has_exited() {
-                    None
-                } else {
-                    Some("running until stopped".to_string())
-                };
-                proc.finish(end)
-            }
-            End::FirstLines(n) => {
-                socket_lessons::wait_until(step, || proc.stdout_lines() >= n || proc.has_exited());
-                let end = if proc.has_exited() {
-                    None
-                } else if proc.stdout_lines() >= n {
-                    Some(format!("stopped after its first {n} lines"))
-                } else {
-                    Some(format!(
-                        "printed fewer than {n} lines within {} ms: stopped",
-                        step.as_millis()
-                    ))
-                };
-                let mut c = proc.finish(end);
-                c.stdout =
-                    normalise::first_lines(&String::from_utf8_lossy(&c.stdout), n).into_bytes();
-                c
-            }
+    if let (Some((proc, _)), Some(spec)) = (server, &sc.server) {
+        // The reference waits longer for quiet: a line it misses is missed in every row.
+        let quiet = match (expect_server_lines, ctx.self_test) {
+            (0, false) => 300,
+            (0, true) => 100,
+            _ => 50,
         };
-        out.server = Some(captured);
+        let settle_after = (expect_server_lines, Duration::from_millis(quiet));
+        out.server = Some(end_run(proc, spec.prog.end, ctx.step, settle_after));
     }
 
-    for (label, c) in out.server.iter().map(|c| ("server".to_string(), c)).chain(
-        out.clients
-            .iter()
-            .enumerate()
-            .map(|(i, c)| (client_label(sc, i), c)),
-    ) {
+    let sides = out.server.iter().map(|c| ("server".to_string(), c));
+    let clients = out.clients.iter().enumerate();
+    for (label, c) in sides.chain(clients.map(|(i, c)| (client_label(sc, i), c))) {
         raw.push_str(&format!(
             "--- {label} stdout\n{}--- {label} stderr\n{}--- {label}: {}\n",
             String::from_utf8_lossy(&c.stdout),
@@ -909,6 +748,138 @@ fn run_combo(ctx: &Ctx, sc: &Scenario, combo: Combo, expect_server_lines: usize)
     }
     out.raw = raw;
     out
+}
+
+/// Starts the scenario's server and waits until it listens: a Python server until the
+/// shim reports its ports, ours until it announces `listening on`. Returns it and its
+/// port, or, when it did not come up, what it printed and how it ended.
+fn start_server(
+    ctx: &Ctx,
+    spec: &ServerSpec,
+    who: Who,
+    ports_dir: &Path,
+    raw: &mut String,
+) -> Result<(Proc, u16), Captured> {
+    let ports_file = ports_dir.join("ports");
+    let env = [(
+        "COMPARE_PORTS_FILE",
+        ports_file.to_string_lossy().to_string(),
+    )];
+    let started = command(ctx, &spec.prog, who, Some("127.0.0.1:0"), &env).and_then(|cmd| {
+        raw.push_str(&format!("$ {}\n", describe(&cmd)));
+        Proc::spawn(cmd, "")
+    });
+    let mut proc = started.map_err(|why| Captured {
+        end: format!("could not start: {why}"),
+        ..Captured::default()
+    })?;
+    let is_py = who == Who::Py && !ctx.self_test;
+    let mut port = None;
+    wait_until(ctx.step, || {
+        if is_py {
+            let got = shim::reported(&ports_file);
+            if spec
+                .ready
+                .iter()
+                .all(|k| got.iter().any(|(kind, _, _)| kind == k))
+            {
+                port = got.first().map(|(_, _, p)| *p);
+            }
+        } else {
+            port = announced_port(&proc.stderr(), spec.prog.package);
+        }
+        port.is_some() || proc.has_exited()
+    });
+    match port {
+        Some(port) if !proc.has_exited() => Ok((proc, port)),
+        _ => {
+            let timed_out = !proc.has_exited();
+            let end = timed_out
+                .then(|| format!("did not listen within {} ms: stopped", ctx.step.as_millis()));
+            let mut captured = proc.finish(end);
+            if !timed_out {
+                captured.end = format!("{} before it listened", captured.end);
+            }
+            Err(captured)
+        }
+    }
+}
+
+/// Runs one client (or a program without a server) and ends it as the scenario says.
+fn run_client(
+    ctx: &Ctx,
+    sc: &Scenario,
+    prog: &Prog,
+    who: Who,
+    server_port: u16,
+    ports_dir: &TempDir,
+    raw: &mut String,
+) -> Captured {
+    // Ours gets --addr; the shim sends Python's connections to the fixed port there.
+    let (addr, map) = match prog.addr {
+        Addr::None => (None, String::new()),
+        Addr::Listen => (Some("127.0.0.1:0".to_string()), String::new()),
+        Addr::Server => (
+            Some(format!("127.0.0.1:{server_port}")),
+            format!("{}={server_port}", sc.port),
+        ),
+        Addr::Closed => {
+            let closed = closed_port_addr().unwrap_or_else(|_| "127.0.0.1:9".into());
+            let port = closed.rsplit(':').next().unwrap_or("9").to_string();
+            (Some(closed), format!("{}={port}", sc.port))
+        }
+    };
+    let own_ports = ports_dir.path().join("client-ports");
+    let env = [
+        ("COMPARE_PORT_MAP", map),
+        (
+            "COMPARE_PORTS_FILE",
+            own_ports.to_string_lossy().to_string(),
+        ),
+    ];
+    let started = command(ctx, prog, who, addr.as_deref(), &env).and_then(|cmd| {
+        raw.push_str(&format!("$ {}\n", describe(&cmd)));
+        Proc::spawn(cmd, prog.stdin)
+    });
+    match started {
+        Ok(proc) => end_run(proc, prog.end, ctx.step, (0, Duration::from_millis(50))),
+        Err(why) => Captured {
+            end: format!("could not start: {why}"),
+            ..Captured::default()
+        },
+    }
+}
+
+/// Ends a running program the way `end` says and returns what it printed. A program
+/// that is stopped (`End::Stopped`) first gets until it printed `settle_after.0` lines
+/// and then stayed quiet for `settle_after.1`; every wait is bounded by `step`.
+fn end_run(mut proc: Proc, end: End, step: Duration, settle_after: (usize, Duration)) -> Captured {
+    let too_long = |what: &str| format!("{what} within {} ms: stopped", step.as_millis());
+    match end {
+        End::Exits => {
+            let end = (!proc.wait_exit(step)).then(|| too_long("did not exit"));
+            proc.finish(end)
+        }
+        End::Stopped => {
+            settle(&mut proc, settle_after.0, settle_after.1, step);
+            let end = (!proc.has_exited()).then(|| "running until stopped".to_string());
+            proc.finish(end)
+        }
+        End::FirstLines(n) => {
+            wait_until(step, || proc.stdout_lines() >= n || proc.has_exited());
+            let end = if proc.has_exited() {
+                None
+            } else if proc.stdout_lines() >= n {
+                Some(format!("stopped after its first {n} lines"))
+            } else {
+                Some(too_long(&format!("printed fewer than {n} lines")))
+            };
+            let mut captured = proc.finish(end);
+            let text = String::from_utf8_lossy(&captured.stdout).to_string();
+            captured.stdout = normalise::first_lines(&text, n).into_bytes();
+            captured
+        }
+    }
 }
 
 /// The port in `<package>: listening on ADDR` on our server's stderr.
