@@ -432,7 +432,7 @@ fn run_all(options: &Options) -> Result<bool, String> {
     if let Some(dir) = &options.keep {
         keep(dir, &results)?;
     }
-    let ok = report(&ctx, &results, started.elapsed());
+    let ok = report(&ctx, &results, started.elapsed(), options.keep.is_some());
     Ok(ok)
 }
 
@@ -1013,7 +1013,7 @@ fn keep(dir: &Path, results: &[ScenarioResult]) -> Result<(), String> {
 }
 
 /// Prints the report; true when no row is DIFF.
-fn report(ctx: &Ctx, results: &[ScenarioResult], took: Duration) -> bool {
+fn report(ctx: &Ctx, results: &[ScenarioResult], took: Duration, keep: bool) -> bool {
     let mut counts = [0usize; 6];
     let mut diffs = Vec::new();
     let mut rules_used = BTreeSet::new();
@@ -1041,9 +1041,9 @@ fn report(ctx: &Ctx, results: &[ScenarioResult], took: Duration) -> bool {
                     rules_used.extend(rules.iter().copied());
                     let names: Vec<String> = known
                         .iter()
-                        .map(|k| format!("{} (`{}`, \"{}\": {})", k.page, k.section, k.item, k.id))
+                        .map(|k| format!("{} ({}, {}: \"{}\")", k.id, k.page, k.section, k.item))
                         .collect();
-                    format!("KNOWN: {}", names.join("; "))
+                    format!("KNOWN {}", names.join("; "))
                 }
                 Verdict::Diff(d) => {
                     counts[3] += 1;
@@ -1063,6 +1063,9 @@ fn report(ctx: &Ctx, results: &[ScenarioResult], took: Duration) -> bool {
             "\nDIFF {}\n{d}",
             label.split_whitespace().collect::<Vec<_>>().join(" ")
         );
+    }
+    if !diffs.is_empty() && !keep {
+        println!("(`--keep DIR` writes the raw transcripts of every row to DIR)");
     }
     if !rules_used.is_empty() {
         println!("\nnormalising rules used:");
@@ -1085,6 +1088,18 @@ fn report(ctx: &Ctx, results: &[ScenarioResult], took: Duration) -> bool {
         );
     }
     println!("  ours ran on 127.0.0.1:0; stderr is kept with --keep, not compared");
+    for result in results {
+        let id = format!("{}/{}", result.scenario.lesson, result.scenario.name);
+        let python_ran = result.rows.iter().any(|r| {
+            r.raw.is_some() && (r.combo.client == Who::Py || r.combo.server == Some(Who::Py))
+        });
+        if let Some((_, note)) = scenarios::NOTES.iter().find(|(s, _)| *s == id)
+            && python_ran
+            && !ctx.self_test
+        {
+            println!("  {id}: {note}");
+        }
+    }
     println!(
         "\n{} rows: {} reference, {} SAME, {} KNOWN, {} DIFF, {} SKIPPED ({:.1} s)",
         counts.iter().sum::<usize>(),
@@ -1138,6 +1153,24 @@ mod tests {
                     sc.name,
                     lesson.id
                 );
+            }
+        }
+    }
+
+    #[test]
+    fn our_show_pauses_are_the_shims() {
+        for sc in SCENARIOS {
+            let progs = sc.server.iter().map(|s| &s.prog).chain(sc.clients);
+            for prog in progs {
+                if let Some(at) = prog.ours_args.iter().position(|a| *a == "--delay-ms") {
+                    assert_eq!(
+                        prog.ours_args[at + 1],
+                        scenarios::DELAY_MS.to_string(),
+                        "{}/{}",
+                        sc.lesson,
+                        sc.name
+                    );
+                }
             }
         }
     }

@@ -90,6 +90,24 @@ pub struct Scenario {
 /// `time.sleep` limit for the originals.
 pub const DELAY_MS: u64 = 10;
 
+/// What the report says about a scenario whenever a Python program ran in it.
+pub static NOTES: &[(&str, &str)] = &[
+    (
+        "02/homework",
+        "server2_homework.py is your own solution of the homework, not an original",
+    ),
+    (
+        "03/ping-tcp",
+        "ping_pong_server.py is your reconstruction (the document has no code); ours is a \
+         reconstruction too",
+    ),
+    (
+        "03/ping-udp",
+        "ping_pong_server.py is your reconstruction (the document has no code); ours is a \
+         reconstruction too",
+    ),
+];
+
 const fn client(file: Option<&'static str>, package: &'static str) -> Prog {
     Prog {
         file,
