@@ -226,16 +226,21 @@ pub fn list_text() -> String {
             ));
         }
     }
-    out.push_str("\nKnown differences (a row that differs by exactly these is KNOWN, not DIFF):\n");
+    out.push_str(
+        "\nThe differences the lesson pages list (section \"Differences from the Python\n\
+         original\"), and what compare does about each: a row that differs by exactly\n\
+         those that show is KNOWN, not DIFF.\n",
+    );
+    let mut page = "";
     for k in known::KNOWN {
-        out.push_str(&format!(
-            "  {} ({})\n    {}, {}: \"{}\"\n",
-            k.id,
-            k.scenarios.join(", "),
-            k.page,
-            k.section,
-            k.item,
-        ));
+        if k.page != page {
+            page = k.page;
+            out.push_str(&format!("  {page}\n"));
+        }
+        out.push_str(&format!("    {}: \"{}\"\n", k.id, k.item));
+        for line in wrap(&k.how(), 76) {
+            out.push_str(&format!("      {line}\n"));
+        }
     }
     out
 }
