@@ -358,13 +358,15 @@ struct ScenarioResult {
     rows: Vec<Row>,
 }
 
+/// The version of `python3`, or why it cannot run (within 10 seconds).
 fn python_version() -> Result<String, String> {
-    let out = Command::new(python())
-        .args(["-c", "import sys; print('%d.%d.%d' % sys.version_info[:3])"])
-        .output()
-        .map_err(|e| format!("{} not found ({e})", python()))?;
-    if !out.status.success() {
-        return Err(format!("{} does not run", python()));
+    let mut cmd = Command::new(python());
+    cmd.args(["-c", "import sys; print('%d.%d.%d' % sys.version_info[:3])"]);
+    let mut proc = Proc::spawn(cmd, "").map_err(|_| format!("{} not found", python()))?;
+    let exited = proc.wait_exit(Duration::from_secs(10));
+    let out = proc.finish(None);
+    if !exited || out.end != "exit 0" {
+        return Err(format!("{} does not run ({})", python(), out.end));
     }
     Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
 }

@@ -22,6 +22,10 @@ pub struct Proc {
     readers: Vec<JoinHandle<()>>,
 }
 
+/// How long `finish` waits for the pipes to close after the program ended (a child
+/// of the program could hold them open).
+const PIPES_CLOSE: Duration = Duration::from_secs(1);
+
 /// What a program printed, and how it ended.
 #[derive(Clone, Debug, Default)]
 pub struct Captured {
@@ -100,8 +104,13 @@ impl Proc {
                 None
             }
         };
+        // The readers end when the pipes close; a grandchild holding them must not
+        // hold us: after PIPES_CLOSE we take what has arrived.
+        wait_until(PIPES_CLOSE, || self.readers.iter().all(|r| r.is_finished()));
         for reader in self.readers.drain(..) {
-            let _ = reader.join();
+            if reader.is_finished() {
+                let _ = reader.join();
+            }
         }
         let end = match (end, status) {
             (Some(end), _) => end,
