@@ -391,6 +391,10 @@ fn run_all(options: &Options) -> Result<bool, String> {
         step: options.step,
         counter: Mutex::new(0),
     });
+    // The first call builds every lesson program (cargo build), once: a first run
+    // compiles for a while, so say so.
+    eprintln!("compare: building our programs (cargo build --workspace --bins)");
+    binary("timestamp-server").map_err(|why| format!("cannot build our programs: {why}"))?;
     let total: usize = options.chosen.iter().map(|sc| Combo::all(sc).len()).sum();
     eprintln!(
         "compare: {} scenarios, {total} runs{}",
@@ -402,8 +406,8 @@ fn run_all(options: &Options) -> Result<bool, String> {
         }
     );
 
-    // The scenarios run side by side (their processes mostly wait on each other);
-    // the combinations of one scenario run one after the other, the reference first.
+    // The scenarios run side by side (their processes mostly wait on each other); in
+    // each, the reference runs first, then the other combinations side by side.
     let queue: Arc<Mutex<Vec<(usize, &'static Scenario)>>> = Arc::new(Mutex::new(
         options.chosen.iter().copied().enumerate().rev().collect(),
     ));
