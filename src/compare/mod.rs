@@ -451,7 +451,6 @@ fn run_all(options: &Options) -> Result<bool, String> {
 struct Reference {
     combo: Combo,
     text: String,
-    server_lines: usize,
     changed: BTreeSet<Rule>,
 }
 
@@ -476,12 +475,11 @@ fn run_scenario(ctx: &Ctx, sc: &'static Scenario, total: usize) -> ScenarioResul
             let why = "no original ran in this scenario to compare with".to_string();
             rows[i] = Some(progress(ctx, total, sc, skipped(why)));
         } else {
-            let out = run_combo(ctx, sc, combo, 0);
+            let out = run_combo(ctx, sc, combo);
             let (text, changed) = transcript(sc, &out);
             reference = Some(Reference {
                 combo,
                 text: text.clone(),
-                server_lines: out.server_lines(),
                 changed,
             });
             let row = Row {
@@ -503,7 +501,7 @@ fn run_scenario(ctx: &Ctx, sc: &'static Scenario, total: usize) -> ScenarioResul
                     (
                         i,
                         scope.spawn(move || {
-                            let out = run_combo(ctx, sc, combo, reference.server_lines);
+                            let out = run_combo(ctx, sc, combo);
                             let (text, changed) = transcript(sc, &out);
                             let mut rules: Vec<Rule> =
                                 changed.union(&reference.changed).copied().collect();
@@ -645,14 +643,6 @@ struct RunOut {
     raw: String,
 }
 
-impl RunOut {
-    fn server_lines(&self) -> usize {
-        self.server
-            .as_ref()
-            .map_or(0, |s| s.stdout.iter().filter(|&&b| b == b'\n').count())
-    }
-}
-
 /// The command for `prog` played by `who`, with `addr` for ours when it takes one.
 fn command(
     ctx: &Ctx,
@@ -706,9 +696,7 @@ fn describe(cmd: &Command) -> String {
 
 /// Runs one combination of a scenario: starts the server and waits until it listens,
 /// runs the clients one after the other, then ends the server as the scenario says.
-/// `expect_server_lines`: how many stdout lines the reference's server printed (0 for
-/// the reference itself), so that a server that is stopped is given time to print them.
-fn run_combo(ctx: &Ctx, sc: &Scenario, combo: Combo, expect_server_lines: usize) -> RunOut {
+fn run_combo(ctx: &Ctx, sc: &Scenario, combo: Combo) -> RunOut {
     let mut out = RunOut {
         server: None,
         clients: Vec::new(),
@@ -737,14 +725,7 @@ fn run_combo(ctx: &Ctx, sc: &Scenario, combo: Combo, expect_server_lines: usize)
         }
     }
     if let (Some((proc, _)), Some(spec)) = (server, &sc.server) {
-        // The reference waits longer for quiet: a line it misses is missed in every row.
-        let quiet = match (expect_server_lines, ctx.self_test) {
-            (0, false) => 300,
-            (0, true) => 100,
-            _ => 50,
-        };
-        let settle_after = (expect_server_lines, Duration::from_millis(quiet));
-        out.server = Some(end_run(proc, spec.prog.end, ctx.step, settle_after));
+        out.server = Some(end_run(proc, spec.prog.end, ctx.step));
     }
 
     let sides = out.server.iter().map(|c| ("server".to_string(), c));
@@ -853,7 +834,7 @@ fn run_client(
         Proc::spawn(cmd, prog.stdin)
     });
     match started {
-        Ok(proc) => end_run(proc, prog.end, ctx.step, (0, Duration::from_millis(50))),
+        Ok(proc) => end_run(proc, prog.end, ctx.step),
         Err(why) => Captured {
             end: format!("could not start: {why}"),
             ..Captured::default()
@@ -861,18 +842,21 @@ fn run_client(
     }
 }
 
-/// Ends a running program the way `end` says and returns what it printed. A program
-/// that is stopped (`End::Stopped`) first gets until it printed `settle_after.0` lines
-/// and then stayed quiet for `settle_after.1`; every wait is bounded by `step`.
-fn end_run(mut proc: Proc, end: End, step: Duration, settle_after: (usize, Duration)) -> Captured {
+/// How long a server that compare stops must have been quiet, after printing the
+/// lines it was waited for, to be stopped: an extra line printed at once is seen.
+const QUIET: Duration = Duration::from_millis(50);
+
+/// Ends a running program the way `end` says and returns what it printed; every wait
+/// is bounded by `step`.
+fn end_run(mut proc: Proc, end: End, step: Duration) -> Captured {
     let too_long = |what: &str| format!("{what} within {} ms: stopped", step.as_millis());
     match end {
         End::Exits => {
             let end = (!proc.wait_exit(step)).then(|| too_long("did not exit"));
             proc.finish(end)
         }
-        End::Stopped => {
-            settle(&mut proc, settle_after.0, settle_after.1, step);
+        End::Stopped(lines) => {
+            settle(&mut proc, lines, QUIET, step);
             let end = (!proc.has_exited()).then(|| "running until stopped".to_string());
             proc.finish(end)
         }
