@@ -182,7 +182,7 @@ pub static KNOWN: &[Known] = &[
     unseen(
         "welcome-pause",
         P02,
-        "The pause is a flag.",
+        "The pause is a flag",
         "both sides get the same 10 ms pause (--delay-ms, and the shim's time.sleep)",
     ),
     unseen(
@@ -346,7 +346,7 @@ pub static KNOWN: &[Known] = &[
     by_rule(
         "select-server-closed-client",
         P04,
-        "`select-server` uses poll(2), not select",
+        "`select-server` uses poll(2)",
         Rule::FirstLines,
     ),
     unseen(
