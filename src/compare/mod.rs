@@ -3,10 +3,19 @@
 //! Python server + our client, our server + Python client, ours + ours), and compares
 //! each combination's normalised output with the first one that ran (normally Python +
 //! Python). See `HELP`, and INSTRUCTORS.md for the instructor's side.
+//!
+//! This file: the options, the choice of scenarios, the scheduling of the runs and the
+//! verdict of each row. The rest, by topic: scenarios.rs (what runs, as data), shim.rs
+//! (the Python start-up shim), run.rs (one process, bounded), play.rs (one combination
+//! of a scenario, and its transcript), normalise.rs (the rules), known.rs (the known
+//! differences), diff.rs, report.rs, list.rs (`--list`).
 
 mod diff;
 mod known;
+mod list;
 mod normalise;
+mod play;
+mod report;
 mod run;
 mod scenarios;
 mod shim;
@@ -18,12 +27,14 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use socket_lessons::{binary, closed_port_addr, wait_until};
+use socket_lessons::binary;
 
 use known::{Known, Slot};
 use normalise::Rule;
-use run::{Captured, Proc, TempDir, settle};
-use scenarios::{Addr, End, LESSONS, Prog, SCENARIOS, Scenario, ServerSpec};
+use play::{run_combo, transcript};
+use report::short_verdict;
+use run::{Proc, TempDir};
+use scenarios::{LESSONS, Prog, SCENARIOS, Scenario};
 
 const HELP: &str = "\
 usage: cargo run -- compare --originals DIR [--keep DIR] [--step-timeout-ms MS] [LESSON...]
@@ -123,7 +134,7 @@ impl Options {
             }
         }
         if list {
-            print!("{}", list_text());
+            print!("{}", list::list_text());
             return Ok(None);
         }
         let chosen = select(&selection)?;
@@ -185,82 +196,6 @@ fn select(selection: &[String]) -> Result<Vec<&'static Scenario>, String> {
     }
     chosen.sort_by_key(|sc| SCENARIOS.iter().position(|s| std::ptr::eq(s, *sc)));
     Ok(chosen)
-}
-
-/// The --list text: per lesson, the files, where they are, what to change, and the
-/// scenarios that use them.
-pub fn list_text() -> String {
-    let mut out = String::new();
-    out.push_str(
-        "The files `compare --originals DIR` looks for in DIR: copy each program out of its\n\
-         document into a file of that name. Run on Python 3.11; notes say what to change.\n",
-    );
-    for lesson in LESSONS {
-        out.push_str(&format!(
-            "\n{} {} ({}; page {})\n",
-            lesson.id, lesson.name, lesson.document, lesson.page
-        ));
-        for file in lesson.files {
-            out.push_str(&format!("  {:<30} {}\n", file.name, file.section));
-            if !file.notes.is_empty() {
-                for line in wrap(file.notes, 60) {
-                    out.push_str(&format!("  {:<30}   {line}\n", ""));
-                }
-            }
-        }
-        out.push_str("  scenarios:\n");
-        for sc in SCENARIOS.iter().filter(|s| s.lesson == lesson.id) {
-            let mut files: Vec<&str> = sc.server.iter().filter_map(|s| s.prog.file).collect();
-            for c in sc.clients {
-                if let Some(f) = c.file
-                    && !files.contains(&f)
-                {
-                    files.push(f);
-                }
-            }
-            out.push_str(&format!(
-                "    {:<26} {} [{}]\n",
-                sc.name,
-                sc.what,
-                files.join(", ")
-            ));
-        }
-    }
-    out.push_str(
-        "\nThe differences the lesson pages list (section \"Differences from the Python\n\
-         original\"), and what compare does about each: a row that differs by exactly\n\
-         those that show is KNOWN, not DIFF.\n",
-    );
-    let mut page = "";
-    for k in known::KNOWN {
-        if k.page != page {
-            page = k.page;
-            out.push_str(&format!("  {page}\n"));
-        }
-        out.push_str(&format!("    {}: \"{}\"\n", k.id, k.item));
-        for line in wrap(&k.how(), 76) {
-            out.push_str(&format!("      {line}\n"));
-        }
-    }
-    out
-}
-
-fn wrap(text: &str, width: usize) -> Vec<String> {
-    let mut lines = Vec::new();
-    let mut line = String::new();
-    for word in text.split_whitespace() {
-        if !line.is_empty() && line.chars().count() + 1 + word.chars().count() > width {
-            lines.push(std::mem::take(&mut line));
-        }
-        if !line.is_empty() {
-            line.push(' ');
-        }
-        line.push_str(word);
-    }
-    if !line.is_empty() {
-        lines.push(line);
-    }
-    lines
 }
 
 /// Who plays one side.
@@ -441,9 +376,9 @@ fn run_all(options: &Options) -> Result<bool, String> {
     let results: Vec<ScenarioResult> = results.into_iter().map(|(_, r)| r).collect();
 
     if let Some(dir) = &options.keep {
-        keep(dir, &results)?;
+        report::keep(dir, &results)?;
     }
-    let ok = report(&ctx, &results, started.elapsed(), options.keep.is_some());
+    let ok = report::report(&ctx, &results, started.elapsed(), options.keep.is_some());
     Ok(ok)
 }
 
@@ -583,28 +518,6 @@ fn judge(
     ))
 }
 
-fn short_verdict(v: &Verdict) -> String {
-    match v {
-        Verdict::Reference => "reference".into(),
-        Verdict::Same => "SAME".into(),
-        Verdict::SameAfter(rules) => format!("SAME after normalising ({})", rule_names(rules)),
-        Verdict::Known(known, _) => format!(
-            "KNOWN ({})",
-            known.iter().map(|k| k.id).collect::<Vec<_>>().join(", ")
-        ),
-        Verdict::Diff(_) => "DIFF".into(),
-        Verdict::Skipped(why) => format!("SKIPPED: {why}"),
-    }
-}
-
-fn rule_names(rules: &[Rule]) -> String {
-    rules
-        .iter()
-        .map(|r| r.name())
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
 /// Why a combination cannot run, if it cannot.
 fn why_skipped(ctx: &Ctx, sc: &Scenario, combo: Combo) -> Option<String> {
     let mut progs: Vec<(&Prog, Who)> = Vec::new();
@@ -633,479 +546,6 @@ fn why_skipped(ctx: &Ctx, sc: &Scenario, combo: Combo) -> Option<String> {
         }
     }
     None
-}
-
-/// What one combination printed: the server (if any) and each client.
-struct RunOut {
-    server: Option<Captured>,
-    clients: Vec<Captured>,
-    /// Raw transcript for --keep: commands, stdout, stderr, ends.
-    raw: String,
-}
-
-/// The command for `prog` played by `who`, with `addr` for ours when it takes one.
-fn command(
-    ctx: &Ctx,
-    prog: &Prog,
-    who: Who,
-    addr: Option<&str>,
-    env: &[(&str, String)],
-) -> Result<Command, String> {
-    if who == Who::Py && !ctx.self_test {
-        let file = prog.file.ok_or("no original")?;
-        let mut cmd = Command::new(python());
-        cmd.arg("-u").arg(file).args(prog.args);
-        if let Some(dir) = &ctx.originals {
-            cmd.current_dir(dir);
-        }
-        cmd.env("PYTHONPATH", ctx.shim_dir.path())
-            .env("PYTHONDONTWRITEBYTECODE", "1")
-            .env("PYTHONIOENCODING", "utf-8")
-            .env("PYTHONUTF8", "1")
-            .env("TZ", "UTC")
-            .env("COMPARE_SLEEP_MS", scenarios::DELAY_MS.to_string());
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
-        return Ok(cmd);
-    }
-    let mut cmd = Command::new(binary(prog.package)?);
-    #[cfg(unix)]
-    if prog.addr == Addr::None
-        && let Some(file) = prog.file
-    {
-        // sys.argv[0] is the script's name: start ours under that name too.
-        use std::os::unix::process::CommandExt;
-        cmd.arg0(file);
-    }
-    if let Some(addr) = addr {
-        cmd.args(["--addr", addr]);
-    }
-    cmd.args(prog.ours_args).args(prog.args);
-    Ok(cmd)
-}
-
-fn describe(cmd: &Command) -> String {
-    let mut s = cmd.get_program().to_string_lossy().to_string();
-    for a in cmd.get_args() {
-        s.push(' ');
-        s.push_str(&a.to_string_lossy());
-    }
-    s
-}
-
-/// Runs one combination of a scenario: starts the server and waits until it listens,
-/// runs the clients one after the other, then ends the server as the scenario says.
-fn run_combo(ctx: &Ctx, sc: &Scenario, combo: Combo) -> RunOut {
-    let mut out = RunOut {
-        server: None,
-        clients: Vec::new(),
-        raw: String::new(),
-    };
-    let mut raw = String::new();
-    let ports_dir = match TempDir::new("compare-ports") {
-        Ok(dir) => dir,
-        Err(why) => {
-            out.raw = why;
-            return out;
-        }
-    };
-    let mut server = None;
-    if let (Some(spec), Some(who)) = (&sc.server, combo.server) {
-        match start_server(ctx, spec, who, ports_dir.path(), &mut raw) {
-            Ok(started) => server = Some(started),
-            Err(failed) => out.server = Some(failed),
-        }
-    }
-    if sc.server.is_none() || server.is_some() {
-        let real_port = server.as_ref().map_or(0, |(_, port)| *port);
-        for prog in sc.clients {
-            let captured = run_client(ctx, sc, prog, combo.client, real_port, &ports_dir, &mut raw);
-            out.clients.push(captured);
-        }
-    }
-    if let (Some((proc, _)), Some(spec)) = (server, &sc.server) {
-        out.server = Some(end_run(proc, spec.prog.end, ctx.step));
-    }
-
-    let sides = out.server.iter().map(|c| ("server".to_string(), c));
-    let clients = out.clients.iter().enumerate();
-    for (label, c) in sides.chain(clients.map(|(i, c)| (client_label(sc, i), c))) {
-        raw.push_str(&format!(
-            "--- {label} stdout\n{}--- {label} stderr\n{}--- {label}: {}\n",
-            String::from_utf8_lossy(&c.stdout),
-            String::from_utf8_lossy(&c.stderr),
-            c.end
-        ));
-    }
-    out.raw = raw;
-    out
-}
-
-/// Starts the scenario's server and waits until it listens: a Python server until the
-/// shim reports its ports, ours until it announces `listening on`. Returns it and its
-/// port, or, when it did not come up, what it printed and how it ended.
-fn start_server(
-    ctx: &Ctx,
-    spec: &ServerSpec,
-    who: Who,
-    ports_dir: &Path,
-    raw: &mut String,
-) -> Result<(Proc, u16), Captured> {
-    let ports_file = ports_dir.join("ports");
-    let env = [(
-        "COMPARE_PORTS_FILE",
-        ports_file.to_string_lossy().to_string(),
-    )];
-    let started = command(ctx, &spec.prog, who, Some("127.0.0.1:0"), &env).and_then(|cmd| {
-        raw.push_str(&format!("$ {}\n", describe(&cmd)));
-        Proc::spawn(cmd, "")
-    });
-    let mut proc = started.map_err(|why| Captured {
-        end: format!("could not start: {why}"),
-        ..Captured::default()
-    })?;
-    let is_py = who == Who::Py && !ctx.self_test;
-    let mut port = None;
-    wait_until(ctx.step, || {
-        if is_py {
-            let got = shim::reported(&ports_file);
-            if spec
-                .ready
-                .iter()
-                .all(|k| got.iter().any(|(kind, _, _)| kind == k))
-            {
-                port = got.first().map(|(_, _, p)| *p);
-            }
-        } else {
-            port = announced_port(&proc.stderr(), spec.prog.package);
-        }
-        port.is_some() || proc.has_exited()
-    });
-    match port {
-        Some(port) if !proc.has_exited() => Ok((proc, port)),
-        _ => {
-            let timed_out = !proc.has_exited();
-            let end = timed_out
-                .then(|| format!("did not listen within {} ms: stopped", ctx.step.as_millis()));
-            let mut captured = proc.finish(end);
-            if !timed_out {
-                captured.end = format!("{} before it listened", captured.end);
-            }
-            Err(captured)
-        }
-    }
-}
-
-/// Runs one client (or a program without a server) and ends it as the scenario says.
-fn run_client(
-    ctx: &Ctx,
-    sc: &Scenario,
-    prog: &Prog,
-    who: Who,
-    server_port: u16,
-    ports_dir: &TempDir,
-    raw: &mut String,
-) -> Captured {
-    // Ours gets --addr; the shim sends Python's connections to the fixed port there.
-    let (addr, map) = match prog.addr {
-        Addr::None => (None, String::new()),
-        Addr::Listen => (Some("127.0.0.1:0".to_string()), String::new()),
-        Addr::Server => (
-            Some(format!("127.0.0.1:{server_port}")),
-            format!("{}={server_port}", sc.port),
-        ),
-        Addr::Closed => {
-            let closed = closed_port_addr().unwrap_or_else(|_| "127.0.0.1:9".into());
-            let port = closed.rsplit(':').next().unwrap_or("9").to_string();
-            (Some(closed), format!("{}={port}", sc.port))
-        }
-    };
-    let own_ports = ports_dir.path().join("client-ports");
-    let env = [
-        ("COMPARE_PORT_MAP", map),
-        (
-            "COMPARE_PORTS_FILE",
-            own_ports.to_string_lossy().to_string(),
-        ),
-    ];
-    let started = command(ctx, prog, who, addr.as_deref(), &env).and_then(|cmd| {
-        raw.push_str(&format!("$ {}\n", describe(&cmd)));
-        Proc::spawn(cmd, prog.stdin)
-    });
-    match started {
-        Ok(proc) => end_run(proc, prog.end, ctx.step),
-        Err(why) => Captured {
-            end: format!("could not start: {why}"),
-            ..Captured::default()
-        },
-    }
-}
-
-/// How long a server that compare stops must have been quiet, after printing the
-/// lines it was waited for, to be stopped: an extra line printed at once is seen.
-const QUIET: Duration = Duration::from_millis(50);
-
-/// Ends a running program the way `end` says and returns what it printed; every wait
-/// is bounded by `step`.
-fn end_run(mut proc: Proc, end: End, step: Duration) -> Captured {
-    let too_long = |what: &str| format!("{what} within {} ms: stopped", step.as_millis());
-    match end {
-        End::Exits => {
-            let end = (!proc.wait_exit(step)).then(|| too_long("did not exit"));
-            proc.finish(end)
-        }
-        End::Stopped(lines) => {
-            settle(&mut proc, lines, QUIET, step);
-            let end = (!proc.has_exited()).then(|| "running until stopped".to_string());
-            proc.finish(end)
-        }
-        End::FirstLines(n) => {
-            wait_until(step, || proc.stdout_lines() >= n || proc.has_exited());
-            let end = if proc.has_exited() {
-                None
-            } else if proc.stdout_lines() >= n {
-                Some(format!("stopped after its first {n} lines"))
-            } else {
-                Some(too_long(&format!("printed fewer than {n} lines")))
-            };
-            let mut captured = proc.finish(end);
-            let text = String::from_utf8_lossy(&captured.stdout).to_string();
-            captured.stdout = normalise::first_lines(&text, n).into_bytes();
-            captured
-        }
-    }
-}
-
-/// The port in `<package>: listening on ADDR` on our server's stderr.
-fn announced_port(stderr: &[u8], package: &str) -> Option<u16> {
-    let text = String::from_utf8_lossy(stderr);
-    let prefix = format!("{package}: listening on ");
-    text.lines().find_map(|line| {
-        let addr = line.strip_prefix(&prefix)?.split_whitespace().next()?;
-        addr.rsplit(':').next()?.parse().ok()
-    })
-}
-
-fn client_label(sc: &Scenario, i: usize) -> String {
-    if sc.server.is_none() {
-        "program".to_string()
-    } else {
-        format!("client {}", i + 1)
-    }
-}
-
-/// The text compared for one run: every side's stdout, normalised,
-/// and how it ended; and the rules that changed something.
-fn transcript(sc: &Scenario, out: &RunOut) -> (String, BTreeSet<Rule>) {
-    let mut changed = BTreeSet::new();
-    let text = |c: &Captured| String::from_utf8_lossy(&c.stdout).to_string();
-    let mut server = out.server.as_ref().map(text);
-    let mut clients: Vec<String> = out.clients.iter().map(text).collect();
-    let ends_first = sc
-        .server
-        .as_ref()
-        .is_some_and(|s| matches!(s.prog.end, End::FirstLines(_)))
-        || sc
-            .clients
-            .iter()
-            .any(|c| matches!(c.end, End::FirstLines(_)));
-    {
-        if ends_first {
-            changed.insert(Rule::FirstLines);
-        }
-        for rule in sc.rules.iter().copied().chain([Rule::Ports]) {
-            let apply = |t: &str| -> String {
-                match rule {
-                    Rule::Ports => normalise::ports(t),
-                    Rule::Fd => normalise::fd(t),
-                    Rule::Time => normalise::time(t),
-                    _ => t.to_string(),
-                }
-            };
-            match rule {
-                Rule::Game => {
-                    if let (Some(s), Some(c)) = (server.as_mut(), clients.first_mut()) {
-                        let (ns, nc) = normalise::game(s, c);
-                        if ns != *s || nc != *c {
-                            changed.insert(rule);
-                        }
-                        *s = ns;
-                        *c = nc;
-                    }
-                }
-                Rule::Unordered => {
-                    if let Some(s) = server.as_mut() {
-                        let n = normalise::unordered(s);
-                        if n != *s {
-                            changed.insert(rule);
-                        }
-                        *s = n;
-                    }
-                }
-                Rule::FirstLines => {}
-                _ => {
-                    for t in server.iter_mut().chain(clients.iter_mut()) {
-                        let n = apply(t);
-                        if n != *t {
-                            changed.insert(rule);
-                        }
-                        *t = n;
-                    }
-                }
-            }
-        }
-    }
-    let mut out_text = String::new();
-    let mut side = |label: &str, stdout: &str, end: &str| {
-        if stdout.is_empty() {
-            out_text.push_str(&format!("{label} stdout: (nothing)\n"));
-        } else {
-            out_text.push_str(&format!("{label} stdout:\n"));
-            for line in stdout.split_inclusive('\n') {
-                out_text.push_str(&format!("  | {}\n", line.trim_end_matches('\n')));
-                if !line.ends_with('\n') {
-                    out_text.push_str("  (no newline at end)\n");
-                }
-            }
-        }
-        out_text.push_str(&format!("{label}: {end}\n"));
-    };
-    if let (Some(s), Some(c)) = (&server, &out.server) {
-        side("server", s, &c.end);
-    }
-    for (i, (t, c)) in clients.iter().zip(&out.clients).enumerate() {
-        side(&client_label(sc, i), t, &c.end);
-    }
-    (out_text, changed)
-}
-
-fn keep(dir: &Path, results: &[ScenarioResult]) -> Result<(), String> {
-    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-    for result in results {
-        let sc = result.scenario;
-        for row in &result.rows {
-            let Some(raw) = &row.raw else { continue };
-            let name = format!(
-                "{}-{}-{}.txt",
-                sc.lesson,
-                sc.name,
-                row.combo.label().replace('/', "-")
-            );
-            let body = format!(
-                "{} {} {}: {}\n\n== raw\n{raw}\n== normalised\n{}",
-                sc.lesson,
-                sc.name,
-                row.combo.label(),
-                short_verdict(&row.verdict),
-                row.transcript.as_deref().unwrap_or("")
-            );
-            std::fs::write(dir.join(&name), body)
-                .map_err(|e| format!("cannot write {}: {e}", dir.join(&name).display()))?;
-        }
-    }
-    Ok(())
-}
-
-/// Prints the report; true when no row is DIFF.
-fn report(ctx: &Ctx, results: &[ScenarioResult], took: Duration, keep: bool) -> bool {
-    let mut counts = [0usize; 6];
-    let mut diffs = Vec::new();
-    let mut rules_used = BTreeSet::new();
-    println!("compare: the report (each row compared with its scenario's reference run)\n");
-    for result in results {
-        let sc = result.scenario;
-        for row in &result.rows {
-            let label = format!("{} {:<26} {:<9}", sc.lesson, sc.name, row.combo.label());
-            let line = match &row.verdict {
-                Verdict::Reference => {
-                    counts[0] += 1;
-                    "reference".to_string()
-                }
-                Verdict::Same => {
-                    counts[1] += 1;
-                    "SAME".to_string()
-                }
-                Verdict::SameAfter(rules) => {
-                    counts[1] += 1;
-                    rules_used.extend(rules.iter().copied());
-                    format!("SAME after normalising ({})", rule_names(rules))
-                }
-                Verdict::Known(known, rules) => {
-                    counts[2] += 1;
-                    rules_used.extend(rules.iter().copied());
-                    let names: Vec<String> = known
-                        .iter()
-                        .map(|k| format!("{} ({}, {}: \"{}\")", k.id, k.page, k.section, k.item))
-                        .collect();
-                    format!("KNOWN {}", names.join("; "))
-                }
-                Verdict::Diff(d) => {
-                    counts[3] += 1;
-                    diffs.push((label.clone(), d.clone()));
-                    "DIFF (below)".to_string()
-                }
-                Verdict::Skipped(why) => {
-                    counts[4] += 1;
-                    format!("SKIPPED: {why}")
-                }
-            };
-            println!("  {label} {line}");
-        }
-    }
-    for (label, d) in &diffs {
-        println!(
-            "\nDIFF {}\n{d}",
-            label.split_whitespace().collect::<Vec<_>>().join(" ")
-        );
-    }
-    if !diffs.is_empty() && !keep {
-        println!("(`--keep DIR` writes the raw transcripts of every row to DIR)");
-    }
-    if !rules_used.is_empty() {
-        println!("\nnormalising rules used:");
-        for rule in &rules_used {
-            println!("  {:<14} {}", rule.name(), rule.describe());
-        }
-    }
-    println!("\nhow compare ran them:");
-    if ctx.self_test {
-        println!("  self-test: ours played the originals' parts too");
-    } else {
-        println!(
-            "  Python ({}) ran `python3 -u FILE` in {}, with a shim that moved every fixed port \
-             to a free one on 127.0.0.1 (with SO_REUSEADDR), limited time.sleep to {} ms \
-             (our servers got --delay-ms {} where they pause), and TZ=UTC",
-            ctx.python.as_deref().unwrap_or("not found"),
-            ctx.originals.as_deref().unwrap_or(Path::new(".")).display(),
-            scenarios::DELAY_MS,
-            scenarios::DELAY_MS,
-        );
-    }
-    println!("  ours ran on 127.0.0.1:0; stderr is kept with --keep, not compared");
-    for result in results {
-        let id = format!("{}/{}", result.scenario.lesson, result.scenario.name);
-        let python_ran = result.rows.iter().any(|r| {
-            r.raw.is_some() && (r.combo.client == Who::Py || r.combo.server == Some(Who::Py))
-        });
-        if let Some((_, note)) = scenarios::NOTES.iter().find(|(s, _)| *s == id)
-            && python_ran
-            && !ctx.self_test
-        {
-            println!("  {id}: {note}");
-        }
-    }
-    println!(
-        "\n{} rows: {} reference, {} SAME, {} KNOWN, {} DIFF, {} SKIPPED ({:.1} s)",
-        counts.iter().sum::<usize>(),
-        counts[0],
-        counts[1],
-        counts[2],
-        counts[3],
-        counts[4],
-        took.as_secs_f64()
-    );
-    counts[3] == 0
 }
 
 #[cfg(test)]
