@@ -62,7 +62,7 @@ pub fn list_text() -> String {
     out
 }
 
-pub fn wrap(text: &str, width: usize) -> Vec<String> {
+fn wrap(text: &str, width: usize) -> Vec<String> {
     let mut lines = Vec::new();
     let mut line = String::new();
     for word in text.split_whitespace() {

@@ -24,7 +24,7 @@ pub struct RunOut {
 }
 
 /// The command for `prog` played by `who`, with `addr` for ours when it takes one.
-pub fn command(
+fn command(
     ctx: &Ctx,
     prog: &Prog,
     who: Who,
@@ -65,7 +65,7 @@ pub fn command(
     Ok(cmd)
 }
 
-pub fn describe(cmd: &Command) -> String {
+fn describe(cmd: &Command) -> String {
     let mut s = cmd.get_program().to_string_lossy().to_string();
     for a in cmd.get_args() {
         s.push(' ');
@@ -125,7 +125,7 @@ pub fn run_combo(ctx: &Ctx, sc: &Scenario, combo: Combo) -> RunOut {
 /// Starts the scenario's server and waits until it listens: a Python server until the
 /// shim reports its ports, ours until it announces `listening on`. Returns it and its
 /// port, or, when it did not come up, what it printed and how it ended.
-pub fn start_server(
+fn start_server(
     ctx: &Ctx,
     spec: &ServerSpec,
     who: Who,
@@ -178,7 +178,7 @@ pub fn start_server(
 }
 
 /// Runs one client (or a program without a server) and ends it as the scenario says.
-pub fn run_client(
+fn run_client(
     ctx: &Ctx,
     sc: &Scenario,
     prog: &Prog,
@@ -228,7 +228,7 @@ const QUIET: Duration = Duration::from_millis(50);
 
 /// Ends a running program the way `end` says and returns what it printed; every wait
 /// is bounded by `step`.
-pub fn end_run(mut proc: Proc, end: End, step: Duration) -> Captured {
+fn end_run(mut proc: Proc, end: End, step: Duration) -> Captured {
     let too_long = |what: &str| format!("{what} within {} ms: stopped", step.as_millis());
     match end {
         End::Exits => {
@@ -258,7 +258,7 @@ pub fn end_run(mut proc: Proc, end: End, step: Duration) -> Captured {
 }
 
 /// The port in `<package>: listening on ADDR` on our server's stderr.
-pub fn announced_port(stderr: &[u8], package: &str) -> Option<u16> {
+fn announced_port(stderr: &[u8], package: &str) -> Option<u16> {
     let text = String::from_utf8_lossy(stderr);
     let prefix = format!("{package}: listening on ");
     text.lines().find_map(|line| {
@@ -267,7 +267,7 @@ pub fn announced_port(stderr: &[u8], package: &str) -> Option<u16> {
     })
 }
 
-pub fn client_label(sc: &Scenario, i: usize) -> String {
+fn client_label(sc: &Scenario, i: usize) -> String {
     if sc.server.is_none() {
         "program".to_string()
     } else {

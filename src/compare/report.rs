@@ -22,7 +22,7 @@ pub fn short_verdict(v: &Verdict) -> String {
     }
 }
 
-pub fn rule_names(rules: &[Rule]) -> String {
+fn rule_names(rules: &[Rule]) -> String {
     rules
         .iter()
         .map(|r| r.name())
