@@ -6,18 +6,43 @@
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::Output;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use assert_cmd::Command;
 use socket_lessons::{binary, marked_blocks, workspace_root};
 
+/// Runs `compare ARGS`, then checks that it left no process behind: every process
+/// it starts inherits a marker in its environment, which Linux shows in /proc.
 fn compare(args: &[&str]) -> Output {
-    Command::new(binary("socket-lessons").unwrap())
+    static RUNS: AtomicUsize = AtomicUsize::new(0);
+    let marker = format!(
+        "{}-{}",
+        std::process::id(),
+        RUNS.fetch_add(1, Ordering::Relaxed)
+    );
+    let out = Command::new(binary("socket-lessons").unwrap())
         .arg("compare")
         .args(args)
+        .env("SOCKET_LESSONS_COMPARE_TEST", &marker)
         .timeout(Duration::from_secs(60))
         .output()
-        .unwrap()
+        .unwrap();
+    let needle = format!("SOCKET_LESSONS_COMPARE_TEST={marker}\0");
+    let left: Vec<String> = std::fs::read_dir("/proc")
+        .map(|procs| {
+            procs
+                .flatten()
+                .filter(|p| {
+                    std::fs::read(p.path().join("environ"))
+                        .is_ok_and(|env| String::from_utf8_lossy(&env).contains(&needle))
+                })
+                .map(|p| p.file_name().to_string_lossy().to_string())
+                .collect()
+        })
+        .unwrap_or_default();
+    assert!(left.is_empty(), "compare {args:?} left processes {left:?}");
+    out
 }
 
 fn stdout(out: &Output) -> String {

@@ -347,31 +347,35 @@ fn run_all(options: &Options) -> Result<bool, String> {
         options.chosen.iter().copied().enumerate().rev().collect(),
     ));
     let results: Arc<Mutex<Vec<(usize, ScenarioResult)>>> = Arc::new(Mutex::new(Vec::new()));
+    let all_results = Arc::clone(&results);
     // Ours start in milliseconds; Python takes tens of them on a busy machine.
     let workers = if ctx.self_test { 12 } else { 6 };
     let workers = workers.min(options.chosen.len().max(1));
+    let worker_ctx = Arc::clone(&ctx);
+    let work = move || {
+        let ctx = &worker_ctx;
+        loop {
+            let next = queue.lock().ok().and_then(|mut q| q.pop());
+            let Some((index, sc)) = next else { break };
+            let result = run_scenario_or_say_why(ctx, sc, total);
+            if let Ok(mut all) = results.lock() {
+                all.push((index, result));
+            }
+        }
+    };
+    // Every worker is joined before the report: none may outlive us with its programs.
     let mut handles = Vec::new();
     for _ in 0..workers {
-        let queue = Arc::clone(&queue);
-        let results = Arc::clone(&results);
-        let ctx = Arc::clone(&ctx);
-        handles.push(thread::spawn(move || {
-            loop {
-                let next = queue.lock().ok().and_then(|mut q| q.pop());
-                let Some((index, sc)) = next else { break };
-                let result = run_scenario(&ctx, sc, total);
-                if let Ok(mut all) = results.lock() {
-                    all.push((index, result));
-                }
-            }
-        }));
+        match thread::Builder::new().spawn(work.clone()) {
+            Ok(handle) => handles.push(handle),
+            Err(_) => break, // fewer workers; this thread works too, below
+        }
     }
+    work();
     for handle in handles {
-        handle
-            .join()
-            .map_err(|_| "a worker thread panicked".to_string())?;
+        let _ = handle.join();
     }
-    let mut results = std::mem::take(&mut *results.lock().map_err(|_| "poisoned")?);
+    let mut results = std::mem::take(&mut *all_results.lock().map_err(|_| "poisoned")?);
     results.sort_by_key(|(i, _)| *i);
     let results: Vec<ScenarioResult> = results.into_iter().map(|(_, r)| r).collect();
 
@@ -380,6 +384,38 @@ fn run_all(options: &Options) -> Result<bool, String> {
     }
     let ok = report::report(&ctx, &results, started.elapsed(), options.keep.is_some());
     Ok(ok)
+}
+
+/// Runs a scenario; if compare itself fails in it (a panic), its rows say so as DIFF,
+/// so that the run goes on and the failure is seen.
+fn run_scenario_or_say_why(ctx: &Ctx, sc: &'static Scenario, total: usize) -> ScenarioResult {
+    let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        run_scenario(ctx, sc, total)
+    }));
+    run.unwrap_or_else(|panic| {
+        let why = format!("compare itself failed here: {}", panic_message(&*panic));
+        let rows = Combo::all(sc)
+            .into_iter()
+            .map(|combo| {
+                let row = Row {
+                    combo,
+                    verdict: Verdict::Diff(why.clone()),
+                    transcript: None,
+                    raw: None,
+                };
+                progress(ctx, total, sc, row)
+            })
+            .collect();
+        ScenarioResult { scenario: sc, rows }
+    })
+}
+
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic".to_string())
 }
 
 /// The reference run of a scenario: the first combination that ran.
@@ -428,38 +464,40 @@ fn run_scenario(ctx: &Ctx, sc: &'static Scenario, total: usize) -> ScenarioResul
     }
     // The other combinations run side by side, each compared with the reference.
     if let Some(reference) = &reference {
+        let compared = |combo: Combo| {
+            let out = run_combo(ctx, sc, combo);
+            let (text, changed) = transcript(sc, &out);
+            let mut rules: Vec<Rule> = changed.union(&reference.changed).copied().collect();
+            rules.sort();
+            let verdict = judge(sc, reference.combo, &reference.text, combo, &text, rules);
+            let row = Row {
+                combo,
+                verdict,
+                transcript: Some(text),
+                raw: Some(out.raw),
+            };
+            progress(ctx, total, sc, row)
+        };
         thread::scope(|scope| {
-            let handles: Vec<_> = rest
-                .iter()
-                .map(|&i| {
-                    let combo = combos[i];
-                    (
-                        i,
-                        scope.spawn(move || {
-                            let out = run_combo(ctx, sc, combo);
-                            let (text, changed) = transcript(sc, &out);
-                            let mut rules: Vec<Rule> =
-                                changed.union(&reference.changed).copied().collect();
-                            rules.sort();
-                            let verdict =
-                                judge(sc, reference.combo, &reference.text, combo, &text, rules);
-                            progress(
-                                ctx,
-                                total,
-                                sc,
-                                Row {
-                                    combo,
-                                    verdict,
-                                    transcript: Some(text),
-                                    raw: Some(out.raw),
-                                },
-                            )
-                        }),
-                    )
-                })
-                .collect();
-            for (i, handle) in handles {
-                rows[i] = handle.join().ok();
+            let mut handles = Vec::new();
+            for &i in &rest {
+                let combo = combos[i];
+                match thread::Builder::new().spawn_scoped(scope, move || compared(combo)) {
+                    Ok(handle) => handles.push((i, combo, handle)),
+                    // No thread to spare: this one runs it.
+                    Err(_) => rows[i] = Some(compared(combo)),
+                }
+            }
+            for (i, combo, handle) in handles {
+                rows[i] = Some(handle.join().unwrap_or_else(|panic| Row {
+                    combo,
+                    verdict: Verdict::Diff(format!(
+                        "compare itself failed here: {}",
+                        panic_message(&*panic)
+                    )),
+                    transcript: None,
+                    raw: None,
+                }));
             }
         });
     }

@@ -109,9 +109,10 @@ fn is_ctime(s: &str) -> bool {
     ];
     let b = s.as_bytes();
     let digit = |i: usize| b[i].is_ascii_digit();
-    DAYS.contains(&&s[0..3])
+    // Bytes, not str slices: a slice of other text may cut a character in two.
+    DAYS.iter().any(|d| d.as_bytes() == &b[0..3])
         && b[3] == b' '
-        && MONTHS.contains(&&s[4..7])
+        && MONTHS.iter().any(|m| m.as_bytes() == &b[4..7])
         && b[7] == b' '
         && (b[8] == b' ' || digit(8))
         && digit(9)

@@ -38,34 +38,41 @@ pub struct Captured {
 impl Proc {
     pub fn spawn(mut command: Command, stdin: &str) -> Result<Proc, String> {
         let shown = format!("{:?}", command.get_program());
-        let mut child = command
+        let child = command
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .map_err(|e| format!("cannot start {shown}: {e}"))?;
-        if let Some(mut pipe) = child.stdin.take() {
-            let input = stdin.as_bytes().to_vec();
-            // On its own thread: a program that does not read its stdin must not block us.
-            thread::spawn(move || {
-                let _ = pipe.write_all(&input);
-            });
-        }
         let stdout = Arc::new(Mutex::new(Vec::new()));
         let stderr = Arc::new(Mutex::new(Vec::new()));
-        let mut readers = Vec::new();
-        if let Some(pipe) = child.stdout.take() {
-            readers.push(collect(pipe, Arc::clone(&stdout)));
-        }
-        if let Some(pipe) = child.stderr.take() {
-            readers.push(collect(pipe, Arc::clone(&stderr)));
-        }
-        Ok(Proc {
+        let mut proc = Proc {
             child,
             stdout,
             stderr,
-            readers,
-        })
+            readers: Vec::new(),
+        };
+        // Each pipe on its own thread: a program that does not read its stdin, or fills
+        // one output pipe while we wait on the other, must not block us. A thread the
+        // system refuses stops the program (dropping `proc` kills it).
+        let refused = |e: std::io::Error| format!("cannot start a thread to talk to {shown}: {e}");
+        if let Some(mut pipe) = proc.child.stdin.take() {
+            let input = stdin.as_bytes().to_vec();
+            thread::Builder::new()
+                .spawn(move || {
+                    let _ = pipe.write_all(&input);
+                })
+                .map_err(refused)?;
+        }
+        if let Some(pipe) = proc.child.stdout.take() {
+            let reader = collect(pipe, Arc::clone(&proc.stdout)).map_err(refused)?;
+            proc.readers.push(reader);
+        }
+        if let Some(pipe) = proc.child.stderr.take() {
+            let reader = collect(pipe, Arc::clone(&proc.stderr)).map_err(refused)?;
+            proc.readers.push(reader);
+        }
+        Ok(proc)
     }
 
     pub fn stdout(&self) -> Vec<u8> {
@@ -137,8 +144,11 @@ impl Drop for Proc {
     }
 }
 
-fn collect(mut pipe: impl Read + Send + 'static, sink: Arc<Mutex<Vec<u8>>>) -> JoinHandle<()> {
-    thread::spawn(move || {
+fn collect(
+    mut pipe: impl Read + Send + 'static,
+    sink: Arc<Mutex<Vec<u8>>>,
+) -> std::io::Result<JoinHandle<()>> {
+    thread::Builder::new().spawn(move || {
         let mut buf = [0u8; 8192];
         while let Ok(n) = pipe.read(&mut buf) {
             if n == 0 {
