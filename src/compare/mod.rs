@@ -51,14 +51,16 @@ or SKIPPED (why). Exit status: 0 when no row is DIFF, 1 otherwise, 2 on a usage 
 
 Python runs as `python3 -u FILE` in DIR, with a start-up shim (a sitecustomize.py in a
 temporary folder on PYTHONPATH) that moves its fixed ports to free ones and limits
-time.sleep to our --delay-ms; TZ=UTC. Ours run on 127.0.0.1:0. stderr is kept (see
---keep) but not compared: ours prints its announcements and one-line errors there.
+time.sleep to our --delay-ms; TZ=UTC. COMPARE_PYTHON names another interpreter. Ours
+run on 127.0.0.1:0. stderr is kept (see --keep) but not compared: ours prints its
+announcements and one-line errors there.
 
   LESSON              a lesson number or name (01, 1, timestamp), or LESSON/SCENARIO
                       (04/select); default: every lesson
   --originals DIR     the folder with your copies of the originals (see --list)
   --list              the files compare looks for, where each is in its document,
-                      what to change for Python 3.11, and the scenarios
+                      what to change for Python 3.11, the scenarios, and what compare
+                      does about each difference the lesson pages list
   --keep DIR          write every run's raw transcript (stdout, stderr, exit) to DIR
   --step-timeout-ms MS  how long one program may take to start, answer or exit
                       (default 5000); one that takes longer is stopped and reported
