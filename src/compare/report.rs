@@ -123,10 +123,11 @@ pub fn report(ctx: &Ctx, results: &[ScenarioResult], took: Duration, keep: bool)
         println!("  self-test: ours played the originals' parts too");
     } else {
         println!(
-            "  Python ({}) ran `python3 -u FILE` in {}, with a shim that moved every fixed port \
+            "  Python ({}) ran `{} -u FILE` in {}, with a shim that moved every fixed port \
              to a free one on 127.0.0.1 (with SO_REUSEADDR), limited time.sleep to {} ms \
              (our servers got --delay-ms {} where they pause), and TZ=UTC",
             ctx.python.as_deref().unwrap_or("not found"),
+            super::python(),
             ctx.originals.as_deref().unwrap_or(Path::new(".")).display(),
             scenarios::DELAY_MS,
             scenarios::DELAY_MS,
