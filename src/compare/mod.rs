@@ -338,7 +338,7 @@ fn run_all(options: &Options) -> Result<bool, String> {
         options.chosen.len(),
         match (&ctx.python, ctx.self_test) {
             (_, true) => " (self-test: ours in every slot)".to_string(),
-            (Ok(v), _) => format!(" (python3 {v})"),
+            (Ok(v), _) => format!(" ({} {v})", python()),
             (Err(why), _) => format!(" ({why}: the Python runs are skipped)"),
         }
     );
