@@ -290,48 +290,48 @@ pub fn transcript(sc: &Scenario, out: &RunOut) -> (String, BTreeSet<Rule>) {
             .clients
             .iter()
             .any(|c| matches!(c.end, End::FirstLines(_)));
-    {
-        if ends_first {
-            changed.insert(Rule::FirstLines);
-        }
-        for rule in sc.rules.iter().copied().chain([Rule::Ports]) {
-            let apply = |t: &str| -> String {
-                match rule {
-                    Rule::Ports => normalise::ports(t),
-                    Rule::Fd => normalise::fd(t),
-                    Rule::Time => normalise::time(t),
-                    _ => t.to_string(),
-                }
-            };
-            match rule {
-                Rule::Game => {
-                    if let (Some(s), Some(c)) = (server.as_mut(), clients.first_mut()) {
-                        let (ns, nc) = normalise::game(s, c);
-                        if ns != *s || nc != *c {
-                            changed.insert(rule);
-                        }
-                        *s = ns;
-                        *c = nc;
+    if ends_first {
+        changed.insert(Rule::FirstLines);
+    }
+    // Ports first, in every scenario; then the scenario's own rules, in their order.
+    let rules = [Rule::Ports]
+        .into_iter()
+        .chain(sc.rules.iter().copied().filter(|r| *r != Rule::Ports));
+    for rule in rules {
+        match rule {
+            Rule::Game => {
+                if let (Some(s), Some(c)) = (server.as_mut(), clients.first_mut()) {
+                    let (ns, nc) = normalise::game(s, c);
+                    if ns != *s || nc != *c {
+                        changed.insert(rule);
                     }
+                    *s = ns;
+                    *c = nc;
                 }
-                Rule::Unordered => {
-                    if let Some(s) = server.as_mut() {
-                        let n = normalise::unordered(s);
-                        if n != *s {
-                            changed.insert(rule);
-                        }
-                        *s = n;
+            }
+            Rule::Unordered => {
+                if let Some(s) = server.as_mut() {
+                    let n = normalise::unordered(s);
+                    if n != *s {
+                        changed.insert(rule);
                     }
+                    *s = n;
                 }
-                Rule::FirstLines => {}
-                _ => {
-                    for t in server.iter_mut().chain(clients.iter_mut()) {
-                        let n = apply(t);
-                        if n != *t {
-                            changed.insert(rule);
-                        }
-                        *t = n;
+            }
+            // Applied when the program was stopped (see end_run).
+            Rule::FirstLines => {}
+            Rule::Ports | Rule::Fd | Rule::Time => {
+                let apply = match rule {
+                    Rule::Ports => normalise::ports,
+                    Rule::Fd => normalise::fd,
+                    _ => normalise::time,
+                };
+                for t in server.iter_mut().chain(clients.iter_mut()) {
+                    let n = apply(t);
+                    if n != *t {
+                        changed.insert(rule);
                     }
+                    *t = n;
                 }
             }
         }
