@@ -359,3 +359,66 @@ pub fn transcript(sc: &Scenario, out: &RunOut) -> (String, BTreeSet<Rule>) {
     }
     (out_text, changed)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::compare::scenarios::SCENARIOS;
+
+    fn scenario(id: &str) -> &'static Scenario {
+        SCENARIOS
+            .iter()
+            .find(|s| format!("{}/{}", s.lesson, s.name) == id)
+            .unwrap()
+    }
+
+    fn captured(stdout: &str, end: &str) -> Captured {
+        Captured {
+            stdout: stdout.as_bytes().to_vec(),
+            stderr: b"ignored\n".to_vec(),
+            end: end.to_string(),
+        }
+    }
+
+    #[test]
+    fn the_transcript_shows_stdout_endings_and_a_missing_last_newline() {
+        let out = RunOut {
+            server: Some(captured(
+                "starting...\n('127.0.0.1', 4242)\n[<socket.socket fd=4, family=2>]\n",
+                "running until stopped",
+            )),
+            clients: vec![captured(">>: HELLO\n>>: ", "exit 1")],
+            raw: String::new(),
+        };
+        let (text, changed) = transcript(scenario("04/nonblocking"), &out);
+        assert_eq!(
+            text,
+            "server stdout:\n  | starting...\n  | ('127.0.0.1', PORT)\n  | \
+             [<socket.socket family=2>]\nserver: running until stopped\n\
+             client 1 stdout:\n  | >>: HELLO\n  | >>: \n  (no newline at end)\nclient 1: exit 1\n"
+        );
+        assert_eq!(
+            changed.into_iter().collect::<Vec<_>>(),
+            [Rule::Ports, Rule::Fd]
+        );
+    }
+
+    #[test]
+    fn a_program_without_output_or_server_says_so() {
+        let out = RunOut {
+            server: None,
+            clients: vec![captured("", "exit 1")],
+            raw: String::new(),
+        };
+        let (text, changed) = transcript(scenario("04/nonblocking-accept"), &out);
+        assert_eq!(text, "program stdout: (nothing)\nprogram: exit 1\n");
+        assert!(changed.is_empty());
+    }
+
+    #[test]
+    fn our_servers_announcement_gives_the_port() {
+        let stderr = b"x\nping-pong-server: listening on 127.0.0.1:4242 (TCP and UDP)\n";
+        assert_eq!(announced_port(stderr, "ping-pong-server"), Some(4242));
+        assert_eq!(announced_port(stderr, "long-server"), None);
+    }
+}

@@ -130,3 +130,23 @@ pub fn reported(ports_file: &Path) -> Vec<(String, u16, u16)> {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_what_the_shim_reported() {
+        let dir = crate::compare::run::TempDir::new("shim-test").unwrap();
+        let file = dir.path().join("ports");
+        assert!(reported(&file).is_empty());
+        std::fs::write(&file, "udp 8888 40001\ntcp 8888 40001\nhalf a line").unwrap();
+        assert_eq!(
+            reported(&file),
+            [
+                ("udp".to_string(), 8888, 40001),
+                ("tcp".to_string(), 8888, 40001)
+            ]
+        );
+    }
+}
