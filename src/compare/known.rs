@@ -1,0 +1,611 @@
+//! The known differences: every deliberate difference that a lesson page lists in its
+//! "Differences from the Python original" section has an id here, and says how compare
+//! treats it:
+//! - `Shows::Text`: it shows in the named scenarios. A row is KNOWN when the reference's
+//!   normalised text, with the `from` -> `to` replacements of the differences that apply,
+//!   is exactly the row's text. A difference applies when its slot (server or client)
+//!   runs ours in the row and the original in the reference.
+//! - `Shows::Rule`: a normalising rule erases it (the row says SAME after normalising).
+//! - `Shows::Unseen`: it cannot show in compare's scenarios (and why).
+//!
+//! To adjust after a page changes: edit `item` (the bold words that start the page's
+//! bullet), or the transcript text in `from`/`to` (copy it from a DIFF's lines). The
+//! tests check that every entry names a bullet of its page, and every bullet has an entry.
+
+use super::normalise::Rule;
+
+/// Which side of a scenario must be ours for a difference to show.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Slot {
+    Server,
+    Client,
+    /// The original itself races between `from` and `to` (ours always gives `to`): the
+    /// replacement applies to every row, in either direction.
+    Race,
+}
+
+/// How compare sees a difference.
+#[derive(Debug)]
+pub enum Shows {
+    /// In the scenarios (`LESSON/SCENARIO`), `from` in the reference's normalised text
+    /// becomes `to` where ours plays `ours`.
+    Text {
+        scenarios: &'static [&'static str],
+        ours: Slot,
+        from: &'static str,
+        to: &'static str,
+    },
+    /// A normalising rule erases it.
+    Rule(Rule),
+    /// It cannot show in compare's scenarios, because...
+    Unseen(&'static str),
+}
+
+#[derive(Debug)]
+pub struct Known {
+    pub id: &'static str,
+    pub page: &'static str,
+    /// The page's section heading (without the `## `).
+    pub section: &'static str,
+    /// The bold words that start the section's bullet for this difference.
+    pub item: &'static str,
+    pub shows: Shows,
+}
+
+impl Known {
+    /// The scenarios where it shows as text.
+    #[cfg(test)]
+    pub fn scenarios(&self) -> &'static [&'static str] {
+        match self.shows {
+            Shows::Text { scenarios, .. } => scenarios,
+            _ => &[],
+        }
+    }
+
+    /// How compare treats it, in a few words.
+    pub fn how(&self) -> String {
+        match &self.shows {
+            Shows::Text { scenarios, .. } => format!("KNOWN in {}", scenarios.join(", ")),
+            Shows::Rule(rule) => format!("erased by the rule `{}`", rule.name()),
+            Shows::Unseen(why) => format!("not seen: {why}"),
+        }
+    }
+}
+
+const DIFFERENCES: &str = "Differences from the Python original";
+const P01: &str = "lessons/01-timestamp.md";
+const P02: &str = "lessons/02-tcp-server.md";
+const P03: &str = "lessons/03-ping-pong.md";
+const P04: &str = "lessons/04-framing-and-io-models.md";
+const P05: &str = "lessons/05-short-and-long-connections.md";
+
+const fn unseen(
+    id: &'static str,
+    page: &'static str,
+    item: &'static str,
+    why: &'static str,
+) -> Known {
+    Known {
+        id,
+        page,
+        section: DIFFERENCES,
+        item,
+        shows: Shows::Unseen(why),
+    }
+}
+
+const fn by_rule(id: &'static str, page: &'static str, item: &'static str, rule: Rule) -> Known {
+    Known {
+        id,
+        page,
+        section: DIFFERENCES,
+        item,
+        shows: Shows::Rule(rule),
+    }
+}
+
+const STDERR: &str = "it is on stderr, which compare does not compare";
+const NO_BAD_INPUT: &str = "no scenario sends it (the original dies of it)";
+const ONE_WRITE: &str = "the clients send each message in one write";
+
+pub static KNOWN: &[Known] = &[
+    // ---- 01
+    by_rule("time-utc", P01, "The time is UTC.", Rule::Time),
+    unseen(
+        "timestamp-port-zero",
+        P01,
+        "No `int(port) > 0` check.",
+        "no scenario asks the original for port 0",
+    ),
+    unseen(
+        "timestamp-wrong-command",
+        P01,
+        "A wrong command.",
+        "only our client sends one (scenario 01/wrong-command), so every row has ours",
+    ),
+    unseen(
+        "timestamp-not-utf8",
+        P01,
+        "Bytes that are not UTF-8 no longer crash the server.",
+        NO_BAD_INPUT,
+    ),
+    unseen(
+        "timestamp-one-read",
+        P01,
+        "One read is not one message.",
+        ONE_WRITE,
+    ),
+    unseen(
+        "timestamp-silent-client",
+        P01,
+        "A silent client cannot block the server forever.",
+        "no scenario has a silent client",
+    ),
+    unseen("timestamp-clear-errors", P01, "Clear errors.", STDERR),
+    // ---- 02
+    unseen(
+        "contacts-homework",
+        P02,
+        "The homework is done.",
+        "the homework scenario runs your own server2_homework.py",
+    ),
+    unseen(
+        "contacts-every-answer",
+        P02,
+        "Every command gets an answer.",
+        "no scenario sends server2.py a command it does not answer (client2.py would wait for ever)",
+    ),
+    unseen(
+        "contacts-missing-field",
+        P02,
+        "A missing field no longer kills the server and its data.",
+        NO_BAD_INPUT,
+    ),
+    unseen(
+        "contacts-extra-fields",
+        P02,
+        "Extra and empty fields are refused.",
+        "no scenario sends one",
+    ),
+    unseen(
+        "welcome-message-end",
+        P02,
+        "A message is not one `recv`.",
+        ONE_WRITE,
+    ),
+    unseen(
+        "welcome-silent-client",
+        P02,
+        "Silent clients are dropped",
+        "no scenario has a silent client",
+    ),
+    unseen(
+        "welcome-pause",
+        P02,
+        "The pause is a flag",
+        "both sides get the same 10 ms pause (--delay-ms, and the shim's time.sleep)",
+    ),
+    unseen(
+        "welcome-clients-never-hang",
+        P02,
+        "The clients never hang and never print an empty answer.",
+        "no scenario has a server that hangs up early",
+    ),
+    unseen(
+        "contacts-client-no-arguments",
+        P02,
+        "`contacts-client` without arguments",
+        "no scenario runs client2.py without arguments (it would wait for ever)",
+    ),
+    unseen(
+        "argv-python2",
+        P02,
+        "test.py is Python 2",
+        "test.py runs on Python 3 (see --list), and argv-demo is started as test.py",
+    ),
+    unseen(
+        "argv-repr",
+        P02,
+        "Python's `repr`, approximately.",
+        "the arguments of the argv scenarios print alike",
+    ),
+    unseen(
+        "welcome-ipv6",
+        P02,
+        "IPv6 works.",
+        "compare runs on 127.0.0.1 only",
+    ),
+    // ---- 03
+    unseen(
+        "ping-pong-reconstruction",
+        P03,
+        "The ping/pong server is a reconstruction",
+        "ping_pong_server.py is your own reconstruction, and the report says so",
+    ),
+    by_rule(
+        "accept-printer-fd",
+        P03,
+        "accept-printer's socket repr has no `fd=`",
+        Rule::Fd,
+    ),
+    unseen(
+        "accept-printer-close",
+        P03,
+        "accept-printer closes each connection at once.",
+        "ping-client prints nothing on stdout either way; how the connection ended is on its stderr",
+    ),
+    unseen(
+        "ping-pong-lines",
+        P03,
+        "The TCP server reads lines, not single `recv`s.",
+        "ping-client sends its line in one write",
+    ),
+    unseen(
+        "ping-pong-threads",
+        P03,
+        "Every TCP client gets its own thread.",
+        "the scenarios have one client at a time",
+    ),
+    unseen(
+        "ping-pong-bad-input",
+        P03,
+        "Bad input cannot stop it.",
+        "no scenario sends any",
+    ),
+    unseen(
+        "ping-pong-port-zero",
+        P03,
+        "With `--addr HOST:0`",
+        "the shim gives Python's TCP and UDP sockets one port number too",
+    ),
+    unseen(
+        "ping-client-stands-in",
+        P03,
+        "`ping-client` replaces telnet and nc.",
+        "the rows with the document's telnet and nc are SKIPPED; ping-client plays the client",
+    ),
+    // ---- 04
+    Known {
+        id: "sticky-race",
+        page: P04,
+        section: DIFFERENCES,
+        item: "The sticky demo is reproducible.",
+        shows: Shows::Text {
+            scenarios: &["04/sticky"],
+            ours: Slot::Race,
+            from: "server stdout:\n  | hello\nserver: exit 0\n",
+            to: "server stdout:\n  | hello world\nserver: exit 0\n",
+        },
+    },
+    unseen(
+        "sticky-reads-until-close",
+        P04,
+        "`sticky-server` reads until the client closes",
+        "in the demo it prints what the original prints",
+    ),
+    unseen(
+        "sticky-framed-clients",
+        P04,
+        "`sticky-server` and `framed-server` can serve more than one client",
+        "compare runs the default, one client",
+    ),
+    unseen(
+        "pack-demo-stderr",
+        P04,
+        "`pack-demo`'s extra lines go to stderr",
+        STDERR,
+    ),
+    unseen(
+        "framed-loops",
+        P04,
+        "Both framed messages are read with a loop.",
+        "the clients send each header and body in one write",
+    ),
+    unseen(
+        "framed-headers-checked",
+        P04,
+        "Headers are checked.",
+        "no scenario sends a bad header",
+    ),
+    unseen(
+        "framing-not-utf8",
+        P04,
+        "Bytes that are not UTF-8 do not crash a server.",
+        NO_BAD_INPUT,
+    ),
+    unseen(
+        "framed-client-flags",
+        P04,
+        "`framed-client` has `--size`, `--chunk-size` and `--pause-ms`",
+        "compare runs framed-client without them",
+    ),
+    unseen(
+        "nonblocking-accept-error",
+        P04,
+        "`nonblocking-accept` explains its error",
+        "both exit 1 with nothing on stdout; the explanation is on stderr",
+    ),
+    unseen(
+        "nonblocking-server",
+        P04,
+        "`nonblocking-server`",
+        "the polling servers print the same lines; the spin and the empty replies are not on stdout",
+    ),
+    Known {
+        id: "nonblocking-client-eof",
+        page: P04,
+        section: DIFFERENCES,
+        item: "`nonblocking-client`",
+        shows: Shows::Text {
+            scenarios: &["04/nonblocking"],
+            ours: Slot::Client,
+            from: "  | >>: \n  (no newline at end)\nclient 1: exit 1\n",
+            to: "  | >>: \nclient 1: exit 0\n",
+        },
+    },
+    by_rule(
+        "select-server-closed-client",
+        P04,
+        "`select-server` uses poll(2)",
+        Rule::FirstLines,
+    ),
+    unseen(
+        "select-client-count",
+        P04,
+        "`select-client` has `--count N`",
+        "compare runs it without --count, like the original, and keeps its first lines",
+    ),
+    by_rule(
+        "socket-repr-fd",
+        P04,
+        "Socket reprs have no `fd=`",
+        Rule::Fd,
+    ),
+    unseen("framing-clear-errors", P04, "Clear errors.", STDERR),
+    // ---- 05
+    Known {
+        id: "paper-scissors",
+        page: P05,
+        section: DIFFERENCES,
+        item: "Paper against scissors.",
+        shows: Shows::Text {
+            scenarios: &["05/long-paper", "05/long-unknown"],
+            ours: Slot::Server,
+            from: "<result, wrong by the rules: paper (3) against scissors (1) is a lose, not a win>",
+            to: "<result>",
+        },
+    },
+    unseen(
+        "long-own-state",
+        P05,
+        "Every connection has its own state.",
+        "each scenario has one client",
+    ),
+    unseen(
+        "long-client-leaves",
+        P05,
+        "A client that leaves ends its game cleanly.",
+        "the original's crash after the last round is on its stderr",
+    ),
+    unseen(
+        "long-not-a-move",
+        P05,
+        "A byte that is not a move closes that connection.",
+        "no scenario sends one",
+    ),
+    unseen(
+        "short-one-recv",
+        P05,
+        "One `recv` is not one request.",
+        ONE_WRITE,
+    ),
+    unseen(
+        "short-half-close",
+        P05,
+        "Our short client half-closes.",
+        "the bytes on the wire are the same, and both servers close after answering",
+    ),
+    Known {
+        id: "short-bad-request",
+        page: P05,
+        section: DIFFERENCES,
+        item: "Bad requests get one clear line, not a traceback.",
+        shows: Shows::Text {
+            scenarios: &["05/short-overflow"],
+            ours: Slot::Server,
+            from: "  | Connection from ('127.0.0.1', PORT)\n  | The client closed the connection\n",
+            to: "  | Connection from ('127.0.0.1', PORT)\n",
+        },
+    },
+    unseen(
+        "short-overflow",
+        P05,
+        "`a1e200`: Python's `**` overflows.",
+        "both close the connection without a reply (scenario 05/short-overflow)",
+    ),
+    unseen(
+        "clients-never-wait",
+        P05,
+        "Clients never wait for ever.",
+        "no scenario has a server that hangs up without answering",
+    ),
+    unseen(
+        "replies-checked",
+        P05,
+        "Replies are checked.",
+        "both servers reply alike",
+    ),
+    unseen(
+        "short-request-timeout",
+        P05,
+        "A short-server client must finish its request within `--timeout-ms`",
+        "every client sends its request at once",
+    ),
+    by_rule(
+        "short-line-order",
+        P05,
+        "The order of lines from different connections may differ.",
+        Rule::Unordered,
+    ),
+    unseen(
+        "long-client-loop-argument",
+        P05,
+        "Python's `loop=` arguments.",
+        "the --list notes say to delete `loop=` for Python 3.10 and later",
+    ),
+];
+
+/// The differences that may apply to `scenario` (`LESSON/NAME`) with ours in `slots`
+/// (and the original's races, which apply everywhere).
+pub fn applicable(scenario: &str, slots: &[Slot]) -> Vec<&'static Known> {
+    KNOWN
+        .iter()
+        .filter(|k| match k.shows {
+            Shows::Text {
+                scenarios, ours, ..
+            } => scenarios.contains(&scenario) && (ours == Slot::Race || slots.contains(&ours)),
+            _ => false,
+        })
+        .collect()
+}
+
+/// Whether `text` is `reference` with some of the replacements of `known`: the
+/// differences used (empty when none explains it).
+pub fn explain(reference: &str, text: &str, known: &[&'static Known]) -> Vec<&'static Known> {
+    let mut expected = reference.to_string();
+    let mut actual = text.to_string();
+    let mut used = Vec::new();
+    for k in known {
+        let Shows::Text { ours, from, to, .. } = k.shows else {
+            continue;
+        };
+        if expected.contains(from) {
+            expected = expected.replace(from, to);
+            used.push(*k);
+        } else if ours == Slot::Race && actual.contains(from) {
+            // The original raced the other way in this row.
+            actual = actual.replace(from, to);
+            used.push(*k);
+        }
+    }
+    if expected == actual { used } else { Vec::new() }
+}
+
+#[cfg(test)]
+/// The text of section `heading` (a `## ` heading) of `page`, up to the next `## `.
+pub fn section<'a>(page: &'a str, heading: &str) -> Option<&'a str> {
+    let start = page.find(&format!("\n## {heading}\n"))? + 1;
+    let body = &page[start..];
+    let end = body[3..].find("\n## ").map_or(body.len(), |at| at + 4);
+    Some(&body[..end])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use socket_lessons::workspace_root;
+
+    /// The bullets of section `heading` of `page`: the text after each `- **`.
+    fn bullets<'a>(page: &'a str, heading: &str) -> Vec<&'a str> {
+        section(page, heading)
+            .unwrap_or("")
+            .lines()
+            .filter_map(|l| l.strip_prefix("- **"))
+            .collect()
+    }
+
+    #[test]
+    fn every_bullet_of_every_differences_section_has_an_entry() {
+        let mut missing = Vec::new();
+        for page in [P01, P02, P03, P04, P05] {
+            let text = std::fs::read_to_string(workspace_root().join(page)).unwrap();
+            for bullet in bullets(&text, DIFFERENCES) {
+                if !KNOWN
+                    .iter()
+                    .any(|k| k.page == page && bullet.starts_with(k.item))
+                {
+                    missing.push(format!("{page}: - **{bullet}"));
+                }
+            }
+        }
+        assert!(
+            missing.is_empty(),
+            "these differences have no entry in src/compare/known.rs:\n{}",
+            missing.join("\n")
+        );
+    }
+
+    #[test]
+    fn every_known_difference_names_a_page_bullet() {
+        let mut missing = Vec::new();
+        for k in KNOWN {
+            let page = std::fs::read_to_string(workspace_root().join(k.page)).unwrap_or_default();
+            match section(&page, k.section) {
+                None => missing.push(format!(
+                    "{}: {} has no section `## {}`",
+                    k.id, k.page, k.section
+                )),
+                Some(_) => {
+                    if !bullets(&page, k.section)
+                        .iter()
+                        .any(|b| b.starts_with(k.item))
+                    {
+                        missing.push(format!(
+                            "{}: {} `## {}` has no bullet starting `- **{}`",
+                            k.id, k.page, k.section, k.item
+                        ));
+                    }
+                }
+            }
+        }
+        assert!(missing.is_empty(), "{}", missing.join("\n"));
+    }
+
+    #[test]
+    fn ids_are_unique_and_scenarios_exist() {
+        for (i, k) in KNOWN.iter().enumerate() {
+            assert!(KNOWN[..i].iter().all(|o| o.id != k.id), "{} twice", k.id);
+            for scenario in k.scenarios() {
+                assert!(
+                    super::super::scenarios::SCENARIOS
+                        .iter()
+                        .any(|s| format!("{}/{}", s.lesson, s.name) == *scenario),
+                    "{}: no scenario {scenario}",
+                    k.id,
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn explain_names_the_differences_that_explain_a_row() {
+        let reference = "x\n  | >>: \n  (no newline at end)\nclient 1: exit 1\n";
+        let ours = "x\n  | >>: \nclient 1: exit 0\n";
+        let known = applicable("04/nonblocking", &[Slot::Client]);
+        let used = explain(reference, ours, &known);
+        assert_eq!(
+            used.iter().map(|k| k.id).collect::<Vec<_>>(),
+            ["nonblocking-client-eof"]
+        );
+        // Not with the original in the client's place, nor for another text.
+        assert!(applicable("04/nonblocking", &[Slot::Server]).is_empty());
+        assert!(explain(reference, "x\nclient 1: exit 0\n", &known).is_empty());
+    }
+
+    #[test]
+    fn a_race_of_the_original_explains_either_direction() {
+        let one = "server stdout:\n  | hello\nserver: exit 0\n";
+        let both = "server stdout:\n  | hello world\nserver: exit 0\n";
+        let known = applicable("04/sticky", &[]);
+        assert_eq!(explain(one, both, &known).len(), 1);
+        assert_eq!(explain(both, one, &known).len(), 1);
+    }
+
+    #[test]
+    fn section_ends_at_the_next_heading() {
+        let page = "# T\n\n## A\none\n### sub\ntwo\n## B\nthree\n";
+        assert_eq!(section(page, "A"), Some("## A\none\n### sub\ntwo\n"));
+        assert_eq!(section(page, "B"), Some("## B\nthree\n"));
+        assert_eq!(section(page, "C"), None);
+    }
+}
