@@ -3,7 +3,7 @@
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpStream};
-use std::thread;
+use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use assert_cmd::Command;
@@ -102,6 +102,40 @@ fn frame(body: &[u8]) -> Vec<u8> {
     bytes
 }
 
+/// Connects to `addr` and, on its own thread, sends `bytes` one at a time, `gap` apart.
+/// The thread returns how many writes succeeded before one failed (the server dropped
+/// the connection) or all were done.
+fn dribble(addr: &str, bytes: Vec<u8>, gap: Duration) -> JoinHandle<usize> {
+    let mut conn = connect(addr).unwrap();
+    conn.set_nodelay(true).unwrap();
+    thread::spawn(move || {
+        for (i, b) in bytes.iter().enumerate() {
+            if conn.write_all(&[*b]).is_err() {
+                return i;
+            }
+            thread::sleep(gap);
+        }
+        bytes.len()
+    })
+}
+
+/// 100 bytes at one per 20 ms take 2 s; the servers below must drop the client after
+/// their 300 ms, at about that time, without waiting for the rest.
+const SLOW: Duration = Duration::from_millis(20);
+const SHORT_TIMEOUT: &str = "300";
+
+/// Asserts that the drop came after the deadline and long before the dribble's end.
+fn dropped_at_the_deadline(started: Instant, dribbler: JoinHandle<usize>, len: usize) {
+    let took = started.elapsed();
+    assert!(took >= Duration::from_millis(300), "dropped after {took:?}");
+    assert!(
+        took < Duration::from_millis(1500),
+        "dropped only after {took:?}"
+    );
+    let sent = dribbler.join().unwrap();
+    assert!(sent < len, "the server took all {len} slow bytes");
+}
+
 // ---------------------------------------------------------------- sticky packets
 
 /// Starts a one-shot sticky-server, runs sticky-client with `client_args`, and returns
@@ -160,6 +194,33 @@ fn sticky_server_survives_garbage_and_keeps_serving() {
         server.wait_for_stdout_lines(2).unwrap(),
         "hel\nhello world\n"
     );
+}
+
+#[test]
+fn sticky_server_drops_a_client_that_dribbles_past_its_timeout() {
+    let server = Server::start(
+        "sticky-server",
+        &[
+            "--clients",
+            "0",
+            "--delay-ms",
+            "0",
+            "--timeout-ms",
+            SHORT_TIMEOUT,
+        ],
+    )
+    .unwrap();
+    let started = Instant::now();
+    let dribbler = dribble(&server.addr(), vec![b'x'; 100], SLOW);
+    server
+        .wait_for_stderr("too slow: did not send everything and close within 300ms; closing")
+        .unwrap();
+    dropped_at_the_deadline(started, dribbler, 100);
+    // The next client is served.
+    let mut next = raw(&server);
+    next.write_all(b"next").unwrap();
+    drop(next);
+    server.wait_for_stdout("next\n").unwrap();
 }
 
 #[test]
@@ -310,6 +371,30 @@ fn framed_server_takes_python_frames_one_recv_would_split() {
         stdout,
         format!("first\n{}\n", String::from_utf8(long).unwrap())
     );
+}
+
+#[test]
+fn framed_server_drops_a_client_that_dribbles_a_message_past_its_timeout() {
+    let server = Server::start(
+        "framed-server",
+        &["--clients", "0", "--timeout-ms", SHORT_TIMEOUT],
+    )
+    .unwrap();
+    // One message of 100 bytes in all, header included, one byte every 20 ms: each read
+    // gets a byte well within the timeout, the whole message does not.
+    let message = frame(&[b'x'; 96]);
+    let started = Instant::now();
+    let dribbler = dribble(&server.addr(), message, SLOW);
+    server
+        .wait_for_stderr(
+            "message 1: too slow: the header and body did not arrive within 300ms; closing",
+        )
+        .unwrap();
+    dropped_at_the_deadline(started, dribbler, 100);
+    assert_eq!(server.stdout(), "");
+    // The next client is served.
+    client("framed-client", &server.addr()).assert().success();
+    assert_eq!(server.wait_for_stdout_lines(2).unwrap(), "hello\n world\n");
 }
 
 #[test]
@@ -536,16 +621,18 @@ fn select_client_and_server_print_like_python() {
         .assert()
         .success()
         .stdout("b'HELLO WORLD'\nb'HELLO WORLD'\nb'HELLO WORLD'\n");
-    let stdout = normalize(&server.wait_for_stdout_lines(8).unwrap());
+    server.wait_for_stderr(": client left").unwrap();
+    let stdout = normalize(&server.wait_for_stdout_lines(9).unwrap());
     let listener = "[<socket.socket family=2, type=1, proto=0, laddr=('127.0.0.1', PORT)>]\n";
     let conn = "[<socket.socket family=2, type=1, proto=0, laddr=('127.0.0.1', PORT), \
                 raddr=('127.0.0.1', PORT)>]\n";
     let msg = "b'hello world'\n";
+    // The client left: its socket is ready one last time, and the read returns b''
+    // (printed once, as the original prints it, and then the client is removed).
     assert_eq!(
         stdout,
-        format!("{listener}{conn}{msg}{conn}{msg}{conn}{msg}{conn}")
+        format!("{listener}{conn}{msg}{conn}{msg}{conn}{msg}{conn}b''\n")
     );
-    server.wait_for_stderr(": client left").unwrap();
 }
 
 #[test]
@@ -579,6 +666,7 @@ fn select_server_serves_several_clients_and_survives_one_leaving() {
     let stdout = server.stdout();
     assert_eq!(stdout.matches("b'hello world'\n").count(), 100);
     assert_eq!(stdout.matches("b'bye'\n").count(), 1);
+    assert_eq!(stdout.matches("b''\n").count(), 6);
 }
 
 #[test]
@@ -622,6 +710,206 @@ fn select_client_reports_a_server_that_hangs_up() {
         ));
     hang_up.join().unwrap();
     assert_refused("select-client", "select-server");
+}
+
+// ---------------------------------------------------------------- peers that never read
+
+/// Sends `a` bytes on `stream`, never reading, until `limit` bytes went out, a write
+/// made no progress for 300 ms (every buffer between us and the server is full: it has
+/// stopped reading from us), or a write failed (it dropped us). Returns the bytes sent.
+fn flood(stream: &mut TcpStream, limit: usize) -> usize {
+    stream
+        .set_write_timeout(Some(Duration::from_millis(300)))
+        .unwrap();
+    let chunk = [b'a'; 64 * 1024];
+    let mut sent = 0;
+    while sent < limit {
+        match stream.write(&chunk[..chunk.len().min(limit - sent)]) {
+            Ok(n) => sent += n,
+            Err(_) => break,
+        }
+    }
+    sent
+}
+
+/// While one client has flooded `server` with up to 7 MB without reading a reply,
+/// another client's `hello world` is answered within 5 s (at once, in fact).
+fn answered_despite_a_flood(server: &Server) -> TcpStream {
+    let mut flooder = raw(server);
+    assert!(flood(&mut flooder, 7 << 20) > 0);
+    let mut other = raw(server);
+    other
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    other.write_all(b"hello world").unwrap();
+    let mut reply = [0u8; 11];
+    if let Err(e) = other.read_exact(&mut reply) {
+        panic!("no answer while another client floods without reading: {e}");
+    }
+    assert_eq!(&reply, b"HELLO WORLD");
+    flooder
+}
+
+#[test]
+fn select_server_answers_others_while_a_client_floods_without_reading() {
+    let server = Server::start("select-server", &[]).unwrap();
+    let mut flooder = answered_despite_a_flood(&server);
+    // The flooder was not dropped: it holds at most one unsent reply, and gets the rest
+    // of its replies, intact, once it reads.
+    let mut replies = vec![0u8; 64 * 1024];
+    flooder.read_exact(&mut replies).unwrap();
+    assert!(replies.iter().all(|&b| b == b'A'));
+    assert!(!server.stderr().contains("closing"), "{}", server.stderr());
+}
+
+#[test]
+fn nonblocking_server_drops_a_client_that_floods_without_reading() {
+    let server = Server::start("nonblocking-server", &[]).unwrap();
+    answered_despite_a_flood(&server);
+    server
+        .wait_for_stderr(": does not read its replies (its send buffer is full); closing")
+        .unwrap();
+}
+
+#[test]
+fn select_server_quiet_prints_nothing_and_serves_the_same() {
+    let server = Server::start("select-server", &["--quiet"]).unwrap();
+    client("select-client", &server.addr())
+        .args(["--count", "3", "--pause-ms", "1"])
+        .assert()
+        .success()
+        .stdout("b'HELLO WORLD'\n".repeat(3));
+    server.wait_for_stderr(": client left").unwrap();
+    let mut again = raw(&server);
+    round_trip(&mut again, b"quiet", b"QUIET");
+    assert_eq!(server.stdout(), "");
+}
+
+/// Out of file descriptors, on Linux: each accept loop backs off instead of spinning.
+#[cfg(target_os = "linux")]
+mod out_of_descriptors {
+    use super::*;
+    use std::process::{Child, Command as Process, Stdio};
+    use std::sync::{Arc, Mutex};
+
+    /// A server run as `sh -c 'ulimit -n N; exec SERVER ARGS'`, its stderr collected.
+    struct Limited {
+        package: &'static str,
+        child: Child,
+        stderr: Arc<Mutex<String>>,
+    }
+
+    impl Limited {
+        fn start(package: &'static str, nofile: u32, args: &[&str]) -> Limited {
+            let mut child = Process::new("sh")
+                .arg("-c")
+                .arg(format!("ulimit -n {nofile} && exec \"$0\" \"$@\""))
+                .arg(binary(package).unwrap())
+                .args(args)
+                .args(["--addr", "127.0.0.1:0"])
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap();
+            let stderr = Arc::new(Mutex::new(String::new()));
+            let mut pipe = child.stderr.take().unwrap();
+            let sink = Arc::clone(&stderr);
+            thread::spawn(move || {
+                let mut buf = [0u8; 4096];
+                while let Ok(n @ 1..) = pipe.read(&mut buf) {
+                    sink.lock()
+                        .unwrap()
+                        .push_str(&String::from_utf8_lossy(&buf[..n]));
+                }
+            });
+            Limited {
+                package,
+                child,
+                stderr,
+            }
+        }
+
+        fn stderr(&self) -> String {
+            self.stderr.lock().unwrap().clone()
+        }
+
+        fn wait_for_stderr(&self, needle: &str) -> String {
+            let mut last = String::new();
+            let seen = wait_until(DEADLINE, || {
+                last = self.stderr();
+                last.contains(needle)
+            });
+            assert!(
+                seen,
+                "{}: no {needle:?} in its stderr:\n{last}",
+                self.package
+            );
+            last
+        }
+
+        fn addr(&self) -> String {
+            let stderr = self.wait_for_stderr("\n");
+            let prefix = format!("{}: listening on ", self.package);
+            let line = stderr.lines().next().unwrap();
+            line.strip_prefix(&prefix).unwrap().to_string()
+        }
+
+        /// CPU time used so far, user + system, in clock ticks (USER_HZ: 100 a second
+        /// on Linux), fields 14 and 15 of /proc/PID/stat.
+        fn cpu_ticks(&self) -> u64 {
+            let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap();
+            // Fields after the command name, which is in parentheses: state is field 3.
+            let fields: Vec<&str> = stat[stat.rfind(')').unwrap() + 2..].split(' ').collect();
+            fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
+        }
+    }
+
+    impl Drop for Limited {
+        fn drop(&mut self) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+
+    #[test]
+    fn accept_loops_back_off_instead_of_spinning() {
+        // 0, 1, 2 and the listener take 4 descriptors: with 6 the poll servers accept
+        // two clients, the one-at-a-time servers with 4 none; 4 connections each are
+        // more than that, and the rest wait in the listen queue, where accept fails
+        // with EMFILE ("Too many open files") and leaves them.
+        let servers = [
+            Limited::start("select-server", 6, &[]),
+            Limited::start("nonblocking-server", 6, &[]),
+            Limited::start("framed-server", 4, &["--clients", "0"]),
+            Limited::start("sticky-server", 4, &["--clients", "0", "--delay-ms", "0"]),
+        ];
+        let mut conns = Vec::new();
+        for server in &servers {
+            for _ in 0..4 {
+                conns.push(connect(&server.addr()).unwrap());
+            }
+        }
+        for server in &servers {
+            server.wait_for_stderr("accept failed: Too many open files");
+        }
+        // The measuring window: a loop that retries at once would use about all of it.
+        let window = Duration::from_millis(500);
+        let before: Vec<u64> = servers.iter().map(Limited::cpu_ticks).collect();
+        thread::sleep(window);
+        for (server, before) in servers.iter().zip(before) {
+            let used = server.cpu_ticks() - before;
+            let stderr = server.stderr();
+            assert!(
+                used <= 3,
+                "{} used {used} ticks of CPU in {window:?} (at most 3, 6%, allowed):\n{stderr}",
+                server.package
+            );
+            // `listening on` and one line for the whole run of failures.
+            assert_eq!(stderr.lines().count(), 2, "{}:\n{stderr}", server.package);
+        }
+        drop(conns);
+    }
 }
 
 // ---------------------------------------------------------------- the lesson page
