@@ -171,10 +171,9 @@ fn sticky_switch_shows_the_two_writes_as_two_reads() {
 
 #[test]
 fn sticky_server_survives_garbage_and_keeps_serving() {
-    // The default --delay-ms (200): the last client's two writes must both be in before
-    // the server reads, the same margin the demo itself relies on.
-    let server = Server::start("sticky-server", &["--clients", "0"]).unwrap();
-    let addr = server.addr();
+    // No wait after accept, so three clients cost no 600 ms; the last one sends its
+    // message in one write, which one read takes whole.
+    let server = Server::start("sticky-server", &["--clients", "0", "--delay-ms", "0"]).unwrap();
 
     let mut junk = raw(&server);
     junk.write_all(&[0xff, 0xfe, 0x00]).unwrap();
@@ -189,7 +188,9 @@ fn sticky_server_survives_garbage_and_keeps_serving() {
     drop(half);
     server.wait_for_stdout("hel\n").unwrap();
 
-    client("sticky-client", &addr).assert().success();
+    let mut last = raw(&server);
+    last.write_all(b"hello world").unwrap();
+    drop(last);
     assert_eq!(
         server.wait_for_stdout_lines(2).unwrap(),
         "hel\nhello world\n"
@@ -765,7 +766,8 @@ fn select_server_answers_others_while_a_client_floods_without_reading() {
 #[test]
 fn nonblocking_server_drops_a_client_that_floods_without_reading() {
     let server = Server::start("nonblocking-server", &[]).unwrap();
-    answered_despite_a_flood(&server);
+    // The flooder stays connected (not reading) until the server gives up on it.
+    let _flooder = answered_despite_a_flood(&server);
     server
         .wait_for_stderr(": does not read its replies (its send buffer is full); closing")
         .unwrap();
@@ -914,6 +916,33 @@ mod out_of_descriptors {
 
 // ---------------------------------------------------------------- the lesson page
 
+/// What a terminal shows when `lines` are typed at the `>>: ` prompts of a program that
+/// printed `stdout`: the terminal echoes each typed line and its Enter after the prompt
+/// (the program never prints them), and Ctrl-D at the last prompt echoes nothing.
+fn as_typed(stdout: &str, lines: &[&str]) -> String {
+    let mut screen = String::new();
+    let mut typed = lines.iter();
+    for (i, piece) in stdout.split(">>: ").enumerate() {
+        if i > 0 {
+            screen.push_str(">>: ");
+            if let Some(line) = typed.next() {
+                screen.push_str(line);
+                screen.push('\n');
+            }
+        }
+        screen.push_str(piece);
+    }
+    screen
+}
+
+#[test]
+fn as_typed_puts_the_echo_after_each_prompt() {
+    assert_eq!(
+        as_typed(">>: HELLO\n>>: >>: ABC\n>>: \n", &["hello", "", "abc"]),
+        ">>: hello\nHELLO\n>>: \n>>: abc\nABC\n>>: \n"
+    );
+}
+
 #[test]
 fn lesson_page_shows_what_the_programs_print() {
     let block = |label: &str| normalize(&lesson_block(PAGE, label).unwrap());
@@ -935,27 +964,37 @@ fn lesson_page_shows_what_the_programs_print() {
         String::from_utf8(pack.stderr).unwrap()
     );
 
-    // Frames
-    let server = Server::start("framed-server", &[]).unwrap();
+    // Frames: the default one-client server, then --clients 0 with a dribbling client.
+    let mut server = Server::start("framed-server", &[]).unwrap();
     client("framed-client", &server.addr()).assert().success();
     assert_eq!(
         block("framed-server"),
+        server.wait_for_stdout_lines(2).unwrap()
+    );
+    assert!(wait_until(DEADLINE, || !server.is_running()));
+    let server = Server::start("framed-server", &["--clients", "0"]).unwrap();
+    client("framed-client", &server.addr())
+        .args(["--chunk-size", "1", "--pause-ms", "1"])
+        .assert()
+        .success();
+    assert_eq!(
+        block("framed-server --clients 0"),
         server.wait_for_stdout_lines(2).unwrap()
     );
 
     // Non-blocking accept
     assert_eq!(block("nonblocking-accept"), nonblocking_accept_alone(&[]));
 
-    // The polling server and its client
+    // The polling server and its client, fed from a pipe and as a terminal shows it.
     let server = Server::start("nonblocking-server", &[]).unwrap();
+    let typed = ["hello", "", "abc"];
     let out = client("nonblocking-client", &server.addr())
-        .write_stdin("hello\n\nabc\n")
+        .write_stdin(typed.map(|line| format!("{line}\n")).concat())
         .output()
         .unwrap();
-    assert_eq!(
-        block("nonblocking-client"),
-        String::from_utf8(out.stdout).unwrap()
-    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(block("nonblocking-client"), stdout);
+    assert_eq!(block("nonblocking-client typed"), as_typed(&stdout, &typed));
     assert_eq!(
         block("nonblocking-server"),
         normalize(&server.wait_for_stdout_lines(3).unwrap())
@@ -971,8 +1010,9 @@ fn lesson_page_shows_what_the_programs_print() {
         block("select-client"),
         String::from_utf8(out.stdout).unwrap()
     );
+    server.wait_for_stderr(": client left").unwrap();
     assert_eq!(
         block("select-server"),
-        normalize(&server.wait_for_stdout_lines(6).unwrap())
+        normalize(&server.wait_for_stdout_lines(7).unwrap())
     );
 }
