@@ -4,6 +4,7 @@
 //! std has no select or poll, so this crate declares the system's own call (see `mod sys`):
 //! poll(2) on Linux, macOS and the BSDs, WSAPoll on Windows.
 
+use std::fmt;
 use std::io::{self, BufWriter, Read, Stdout, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 
@@ -146,10 +147,10 @@ fn start_server(server: TcpListener, mut stdout: Option<BufWriter<Stdout>>) -> R
             if !client.unsent.is_empty() {
                 // There is room again: hand the kernel the rest of the reply.
                 if let Err(e) = send_unsent(client) {
-                    eprintln!(
-                        "select-server: {}: cannot send the reply: {}; closing",
-                        client.addr,
-                        lesson_cli::reason(&e)
+                    let why = lesson_cli::reason(&e);
+                    log(
+                        &mut stdout,
+                        format_args!("{}: cannot send the reply: {why}; closing", client.addr),
                     );
                     gone.push(i);
                 }
@@ -164,7 +165,7 @@ fn start_server(server: TcpListener, mut stdout: Option<BufWriter<Stdout>>) -> R
                     if let Some(out) = stdout.as_mut() {
                         writeln!(out, "{}", bytes_repr(b"")).map_err(print_failed)?;
                     }
-                    eprintln!("select-server: {}: client left", client.addr);
+                    log(&mut stdout, format_args!("{}: client left", client.addr));
                     gone.push(i);
                 }
                 Ok(n) => {
@@ -185,20 +186,20 @@ fn start_server(server: TcpListener, mut stdout: Option<BufWriter<Stdout>>) -> R
                     client.unsent.extend_from_slice(&data[..n]);
                     client.unsent.make_ascii_uppercase();
                     if let Err(e) = send_unsent(client) {
-                        eprintln!(
-                            "select-server: {}: cannot send the reply: {}; closing",
-                            client.addr,
-                            lesson_cli::reason(&e)
+                        let why = lesson_cli::reason(&e);
+                        log(
+                            &mut stdout,
+                            format_args!("{}: cannot send the reply: {why}; closing", client.addr),
                         );
                         gone.push(i);
                     }
                 }
                 Err(e) if is_not_now(&e) => {}
                 Err(e) => {
-                    eprintln!(
-                        "select-server: {}: read failed: {}; closing",
-                        client.addr,
-                        lesson_cli::reason(&e)
+                    let why = lesson_cli::reason(&e);
+                    log(
+                        &mut stdout,
+                        format_args!("{}: read failed: {why}; closing", client.addr),
                     );
                     gone.push(i);
                 }
@@ -223,10 +224,15 @@ fn start_server(server: TcpListener, mut stdout: Option<BufWriter<Stdout>>) -> R
                             addr,
                             unsent: Vec::new(),
                         }),
-                        Err(e) => eprintln!(
-                            "select-server: {addr}: cannot make the socket non-blocking: {}; closing",
-                            lesson_cli::reason(&e)
-                        ),
+                        Err(e) => {
+                            let why = lesson_cli::reason(&e);
+                            log(
+                                &mut stdout,
+                                format_args!(
+                                    "{addr}: cannot make the socket non-blocking: {why}; closing"
+                                ),
+                            );
+                        }
                     }
                 }
                 Err(e) if is_not_now(&e) => {}
@@ -235,10 +241,26 @@ fn start_server(server: TcpListener, mut stdout: Option<BufWriter<Stdout>>) -> R
                 // once: without a pause this loop would spin at 100% CPU. The backoff
                 // sleeps 10 ms, then twice as long after each failure in a row, up to
                 // 1 s (the clients wait that long too), and logs one line, not one per try.
-                Err(e) => backoff.failed(PROGRAM, &e),
+                Err(e) => {
+                    // Its log line goes after this round's lines, as in `log`.
+                    if let Some(out) = stdout.as_mut() {
+                        let _ = out.flush();
+                    }
+                    backoff.failed(PROGRAM, &e);
+                }
             }
         }
     }
+}
+
+/// Prints `select-server: <message>` on stderr, after whatever stdout's buffer holds, so
+/// that a terminal shows the two in the order they happened. (A failed write to stdout
+/// shows again, and stops the server, at the round's flush.)
+fn log(stdout: &mut Option<BufWriter<Stdout>>, message: fmt::Arguments) {
+    if let Some(out) = stdout.as_mut() {
+        let _ = out.flush();
+    }
+    eprintln!("select-server: {message}");
 }
 
 /// Writes as much of `client.unsent` as the kernel takes now, and keeps the rest.
