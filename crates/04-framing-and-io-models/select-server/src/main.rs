@@ -87,7 +87,12 @@ fn start_server(server: TcpListener, mut stdout: Option<BufWriter<Stdout>>) -> R
     let print_failed = |e: io::Error| format!("cannot write to stdout: {}", lesson_cli::reason(&e));
     // Non-blocking, like the original: poll says a socket is ready, but a client may
     // vanish between poll and accept; then accept says WouldBlock instead of hanging.
-    server.set_nonblocking(true).map_err(poll_failed)?;
+    server.set_nonblocking(true).map_err(|e| {
+        format!(
+            "cannot make the listening socket non-blocking: {}",
+            lesson_cli::reason(&e)
+        )
+    })?;
     let server_repr = socket_repr(server.local_addr().ok(), None);
     // read_list = [server] + the clients: the listening socket is watched like them. It
     // is "readable" when a connection is waiting to be accepted.
