@@ -3,7 +3,7 @@
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpStream};
-use std::thread;
+use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use assert_cmd::Command;
@@ -102,6 +102,40 @@ fn frame(body: &[u8]) -> Vec<u8> {
     bytes
 }
 
+/// Connects to `addr` and, on its own thread, sends `bytes` one at a time, `gap` apart.
+/// The thread returns how many writes succeeded before one failed (the server dropped
+/// the connection) or all were done.
+fn dribble(addr: &str, bytes: Vec<u8>, gap: Duration) -> JoinHandle<usize> {
+    let mut conn = connect(addr).unwrap();
+    conn.set_nodelay(true).unwrap();
+    thread::spawn(move || {
+        for (i, b) in bytes.iter().enumerate() {
+            if conn.write_all(&[*b]).is_err() {
+                return i;
+            }
+            thread::sleep(gap);
+        }
+        bytes.len()
+    })
+}
+
+/// 100 bytes at one per 20 ms take 2 s; the servers below must drop the client after
+/// their 200 ms, at about that time, without waiting for the rest.
+const SLOW: Duration = Duration::from_millis(20);
+const SHORT_TIMEOUT: &str = "200";
+
+/// Asserts that the drop came after the deadline and long before the dribble's end.
+fn dropped_at_the_deadline(started: Instant, dribbler: JoinHandle<usize>, len: usize) {
+    let took = started.elapsed();
+    assert!(took >= Duration::from_millis(200), "dropped after {took:?}");
+    assert!(
+        took < Duration::from_millis(1500),
+        "dropped only after {took:?}"
+    );
+    let sent = dribbler.join().unwrap();
+    assert!(sent < len, "the server took all {len} slow bytes");
+}
+
 // ---------------------------------------------------------------- sticky packets
 
 /// Starts a one-shot sticky-server, runs sticky-client with `client_args`, and returns
@@ -131,16 +165,16 @@ fn sticky_demo_gives_hello_world_in_one_read_every_time() {
 
 #[test]
 fn sticky_switch_shows_the_two_writes_as_two_reads() {
-    let (server, _) = sticky_once(&["--delay-ms", "0"], &["--pause-ms", "300"]);
+    // 100 ms apart is plenty for a server that reads at once (the page shows 300).
+    let (server, _) = sticky_once(&["--delay-ms", "0"], &["--pause-ms", "100"]);
     assert_eq!(server.wait_for_stdout_lines(2).unwrap(), "hello\n world\n");
 }
 
 #[test]
 fn sticky_server_survives_garbage_and_keeps_serving() {
-    // The default --delay-ms (200): the last client's two writes must both be in before
-    // the server reads, the same margin the demo itself relies on.
-    let server = Server::start("sticky-server", &["--clients", "0"]).unwrap();
-    let addr = server.addr();
+    // No wait after accept, so three clients cost no 600 ms; the last one sends its
+    // message in one write, which one read takes whole.
+    let server = Server::start("sticky-server", &["--clients", "0", "--delay-ms", "0"]).unwrap();
 
     let mut junk = raw(&server);
     junk.write_all(&[0xff, 0xfe, 0x00]).unwrap();
@@ -155,11 +189,40 @@ fn sticky_server_survives_garbage_and_keeps_serving() {
     drop(half);
     server.wait_for_stdout("hel\n").unwrap();
 
-    client("sticky-client", &addr).assert().success();
+    let mut last = raw(&server);
+    last.write_all(b"hello world").unwrap();
+    drop(last);
     assert_eq!(
         server.wait_for_stdout_lines(2).unwrap(),
         "hel\nhello world\n"
     );
+}
+
+#[test]
+fn sticky_server_drops_a_client_that_dribbles_past_its_timeout() {
+    let server = Server::start(
+        "sticky-server",
+        &[
+            "--clients",
+            "0",
+            "--delay-ms",
+            "0",
+            "--timeout-ms",
+            SHORT_TIMEOUT,
+        ],
+    )
+    .unwrap();
+    let started = Instant::now();
+    let dribbler = dribble(&server.addr(), vec![b'x'; 100], SLOW);
+    server
+        .wait_for_stderr("too slow: did not send everything and close within 200ms; closing")
+        .unwrap();
+    dropped_at_the_deadline(started, dribbler, 100);
+    // The next client is served.
+    let mut next = raw(&server);
+    next.write_all(b"next").unwrap();
+    drop(next);
+    server.wait_for_stdout("next\n").unwrap();
 }
 
 #[test]
@@ -313,6 +376,30 @@ fn framed_server_takes_python_frames_one_recv_would_split() {
 }
 
 #[test]
+fn framed_server_drops_a_client_that_dribbles_a_message_past_its_timeout() {
+    let server = Server::start(
+        "framed-server",
+        &["--clients", "0", "--timeout-ms", SHORT_TIMEOUT],
+    )
+    .unwrap();
+    // One message of 100 bytes in all, header included, one byte every 20 ms: each read
+    // gets a byte well within the timeout, the whole message does not.
+    let message = frame(&[b'x'; 96]);
+    let started = Instant::now();
+    let dribbler = dribble(&server.addr(), message, SLOW);
+    server
+        .wait_for_stderr(
+            "message 1: too slow: the header and body did not arrive within 200ms; closing",
+        )
+        .unwrap();
+    dropped_at_the_deadline(started, dribbler, 100);
+    assert_eq!(server.stdout(), "");
+    // The next client is served.
+    client("framed-client", &server.addr()).assert().success();
+    assert_eq!(server.wait_for_stdout_lines(2).unwrap(), "hello\n world\n");
+}
+
+#[test]
 fn framed_client_checks_its_arguments_and_its_server() {
     let addr = closed_port_addr().unwrap();
     client("framed-client", &addr)
@@ -403,10 +490,10 @@ fn nonblocking_accept_gives_up_at_its_deadline() {
     // Nobody comes: it retries for the whole --wait-ms, then fails just as without it.
     let started = Instant::now();
     assert_eq!(
-        nonblocking_accept_alone(&["--wait-ms", "200"]),
+        nonblocking_accept_alone(&["--wait-ms", "100"]),
         format!("nonblocking-accept: listening on 127.0.0.1:PORT\n{ACCEPT_WOULD_BLOCK}")
     );
-    assert!(started.elapsed() >= Duration::from_millis(200));
+    assert!(started.elapsed() >= Duration::from_millis(100));
 }
 
 #[test]
@@ -536,16 +623,18 @@ fn select_client_and_server_print_like_python() {
         .assert()
         .success()
         .stdout("b'HELLO WORLD'\nb'HELLO WORLD'\nb'HELLO WORLD'\n");
-    let stdout = normalize(&server.wait_for_stdout_lines(8).unwrap());
+    server.wait_for_stderr(": client left").unwrap();
+    let stdout = normalize(&server.wait_for_stdout_lines(9).unwrap());
     let listener = "[<socket.socket family=2, type=1, proto=0, laddr=('127.0.0.1', PORT)>]\n";
     let conn = "[<socket.socket family=2, type=1, proto=0, laddr=('127.0.0.1', PORT), \
                 raddr=('127.0.0.1', PORT)>]\n";
     let msg = "b'hello world'\n";
+    // The client left: its socket is ready one last time, and the read returns b''
+    // (printed once, as the original prints it, and then the client is removed).
     assert_eq!(
         stdout,
-        format!("{listener}{conn}{msg}{conn}{msg}{conn}{msg}{conn}")
+        format!("{listener}{conn}{msg}{conn}{msg}{conn}{msg}{conn}b''\n")
     );
-    server.wait_for_stderr(": client left").unwrap();
 }
 
 #[test]
@@ -579,6 +668,7 @@ fn select_server_serves_several_clients_and_survives_one_leaving() {
     let stdout = server.stdout();
     assert_eq!(stdout.matches("b'hello world'\n").count(), 100);
     assert_eq!(stdout.matches("b'bye'\n").count(), 1);
+    assert_eq!(stdout.matches("b''\n").count(), 6);
 }
 
 #[test]
@@ -624,7 +714,235 @@ fn select_client_reports_a_server_that_hangs_up() {
     assert_refused("select-client", "select-server");
 }
 
+// ---------------------------------------------------------------- peers that never read
+
+/// Sends `a` bytes on `stream`, never reading, until `limit` bytes went out, a write
+/// made no progress for 200 ms (every buffer between us and the server is full: it has
+/// stopped reading from us), or a write failed (it dropped us). Returns the bytes sent.
+fn flood(stream: &mut TcpStream, limit: usize) -> usize {
+    stream
+        .set_write_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    let chunk = [b'a'; 64 * 1024];
+    let mut sent = 0;
+    while sent < limit {
+        match stream.write(&chunk[..chunk.len().min(limit - sent)]) {
+            Ok(n) => sent += n,
+            Err(_) => break,
+        }
+    }
+    sent
+}
+
+/// While one client has flooded `server` with up to 7 MB without reading a reply,
+/// another client's `hello world` is answered within 5 s (at once, in fact).
+fn answered_despite_a_flood(server: &Server) -> TcpStream {
+    let mut flooder = raw(server);
+    assert!(flood(&mut flooder, 7 << 20) > 0);
+    let mut other = raw(server);
+    other
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    other.write_all(b"hello world").unwrap();
+    let mut reply = [0u8; 11];
+    if let Err(e) = other.read_exact(&mut reply) {
+        panic!("no answer while another client floods without reading: {e}");
+    }
+    assert_eq!(&reply, b"HELLO WORLD");
+    flooder
+}
+
+#[test]
+fn select_server_answers_others_while_a_client_floods_without_reading() {
+    let server = Server::start("select-server", &[]).unwrap();
+    let mut flooder = answered_despite_a_flood(&server);
+    // The flooder was not dropped: it holds at most one unsent reply, and gets the rest
+    // of its replies, intact, once it reads.
+    let mut replies = vec![0u8; 64 * 1024];
+    flooder.read_exact(&mut replies).unwrap();
+    assert!(replies.iter().all(|&b| b == b'A'));
+    assert!(!server.stderr().contains("closing"), "{}", server.stderr());
+}
+
+#[test]
+fn nonblocking_server_drops_a_client_that_floods_without_reading() {
+    let server = Server::start("nonblocking-server", &[]).unwrap();
+    // The flooder stays connected (not reading) until the server gives up on it.
+    let _flooder = answered_despite_a_flood(&server);
+    server
+        .wait_for_stderr(": does not read its replies (its send buffer is full); closing")
+        .unwrap();
+}
+
+#[test]
+fn select_server_quiet_prints_nothing_and_serves_the_same() {
+    let server = Server::start("select-server", &["--quiet"]).unwrap();
+    client("select-client", &server.addr())
+        .args(["--count", "3", "--pause-ms", "1"])
+        .assert()
+        .success()
+        .stdout("b'HELLO WORLD'\n".repeat(3));
+    server.wait_for_stderr(": client left").unwrap();
+    let mut again = raw(&server);
+    round_trip(&mut again, b"quiet", b"QUIET");
+    assert_eq!(server.stdout(), "");
+}
+
+/// Out of file descriptors, on Linux: each accept loop backs off instead of spinning.
+#[cfg(target_os = "linux")]
+mod out_of_descriptors {
+    use super::*;
+    use std::process::{Child, Command as Process, Stdio};
+    use std::sync::{Arc, Mutex};
+
+    /// A server run as `sh -c 'ulimit -n N; exec SERVER ARGS'`, its stderr collected.
+    struct Limited {
+        package: &'static str,
+        child: Child,
+        stderr: Arc<Mutex<String>>,
+    }
+
+    impl Limited {
+        fn start(package: &'static str, nofile: u32, args: &[&str]) -> Limited {
+            let mut child = Process::new("sh")
+                .arg("-c")
+                .arg(format!("ulimit -n {nofile} && exec \"$0\" \"$@\""))
+                .arg(binary(package).unwrap())
+                .args(args)
+                .args(["--addr", "127.0.0.1:0"])
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap();
+            let stderr = Arc::new(Mutex::new(String::new()));
+            let mut pipe = child.stderr.take().unwrap();
+            let sink = Arc::clone(&stderr);
+            thread::spawn(move || {
+                let mut buf = [0u8; 4096];
+                while let Ok(n @ 1..) = pipe.read(&mut buf) {
+                    sink.lock()
+                        .unwrap()
+                        .push_str(&String::from_utf8_lossy(&buf[..n]));
+                }
+            });
+            Limited {
+                package,
+                child,
+                stderr,
+            }
+        }
+
+        fn stderr(&self) -> String {
+            self.stderr.lock().unwrap().clone()
+        }
+
+        fn wait_for_stderr(&self, needle: &str) -> String {
+            let mut last = String::new();
+            let seen = wait_until(DEADLINE, || {
+                last = self.stderr();
+                last.contains(needle)
+            });
+            assert!(
+                seen,
+                "{}: no {needle:?} in its stderr:\n{last}",
+                self.package
+            );
+            last
+        }
+
+        fn addr(&self) -> String {
+            let stderr = self.wait_for_stderr("\n");
+            let prefix = format!("{}: listening on ", self.package);
+            let line = stderr.lines().next().unwrap();
+            line.strip_prefix(&prefix).unwrap().to_string()
+        }
+
+        /// CPU time used so far, user + system, in clock ticks (USER_HZ: 100 a second
+        /// on Linux), fields 14 and 15 of /proc/PID/stat.
+        fn cpu_ticks(&self) -> u64 {
+            let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap();
+            // Fields after the command name, which is in parentheses: state is field 3.
+            let fields: Vec<&str> = stat[stat.rfind(')').unwrap() + 2..].split(' ').collect();
+            fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
+        }
+    }
+
+    impl Drop for Limited {
+        fn drop(&mut self) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+
+    #[test]
+    fn accept_loops_back_off_instead_of_spinning() {
+        // 0, 1, 2 and the listener take 4 descriptors: with 6 the poll servers accept
+        // two clients, the one-at-a-time servers with 4 none; 4 connections each are
+        // more than that, and the rest wait in the listen queue, where accept fails
+        // with EMFILE ("Too many open files") and leaves them.
+        let servers = [
+            Limited::start("select-server", 6, &[]),
+            Limited::start("nonblocking-server", 6, &[]),
+            Limited::start("framed-server", 4, &["--clients", "0"]),
+            Limited::start("sticky-server", 4, &["--clients", "0", "--delay-ms", "0"]),
+        ];
+        let mut conns = Vec::new();
+        for server in &servers {
+            for _ in 0..4 {
+                conns.push(connect(&server.addr()).unwrap());
+            }
+        }
+        for server in &servers {
+            server.wait_for_stderr("accept failed: Too many open files");
+        }
+        // The measuring window: a loop that retries at once would use about all of it.
+        let window = Duration::from_millis(300);
+        let before: Vec<u64> = servers.iter().map(Limited::cpu_ticks).collect();
+        thread::sleep(window);
+        for (server, before) in servers.iter().zip(before) {
+            let used = server.cpu_ticks() - before;
+            let stderr = server.stderr();
+            assert!(
+                used <= 2,
+                "{} used {used} ticks of CPU in {window:?} (at most 2, 7%, allowed):\n{stderr}",
+                server.package
+            );
+            // `listening on` and one line for the whole run of failures.
+            assert_eq!(stderr.lines().count(), 2, "{}:\n{stderr}", server.package);
+        }
+        drop(conns);
+    }
+}
+
 // ---------------------------------------------------------------- the lesson page
+
+/// What a terminal shows when `lines` are typed at the `>>: ` prompts of a program that
+/// printed `stdout`: the terminal echoes each typed line and its Enter after the prompt
+/// (the program never prints them), and Ctrl-D at the last prompt echoes nothing.
+fn as_typed(stdout: &str, lines: &[&str]) -> String {
+    let mut screen = String::new();
+    let mut typed = lines.iter();
+    for (i, piece) in stdout.split(">>: ").enumerate() {
+        if i > 0 {
+            screen.push_str(">>: ");
+            if let Some(line) = typed.next() {
+                screen.push_str(line);
+                screen.push('\n');
+            }
+        }
+        screen.push_str(piece);
+    }
+    screen
+}
+
+#[test]
+fn as_typed_puts_the_echo_after_each_prompt() {
+    assert_eq!(
+        as_typed(">>: HELLO\n>>: >>: ABC\n>>: \n", &["hello", "", "abc"]),
+        ">>: hello\nHELLO\n>>: \n>>: abc\nABC\n>>: \n"
+    );
+}
 
 #[test]
 fn lesson_page_shows_what_the_programs_print() {
@@ -647,27 +965,37 @@ fn lesson_page_shows_what_the_programs_print() {
         String::from_utf8(pack.stderr).unwrap()
     );
 
-    // Frames
-    let server = Server::start("framed-server", &[]).unwrap();
+    // Frames: the default one-client server, then --clients 0 with a dribbling client.
+    let mut server = Server::start("framed-server", &[]).unwrap();
     client("framed-client", &server.addr()).assert().success();
     assert_eq!(
         block("framed-server"),
+        server.wait_for_stdout_lines(2).unwrap()
+    );
+    assert!(wait_until(DEADLINE, || !server.is_running()));
+    let server = Server::start("framed-server", &["--clients", "0"]).unwrap();
+    client("framed-client", &server.addr())
+        .args(["--chunk-size", "1", "--pause-ms", "1"])
+        .assert()
+        .success();
+    assert_eq!(
+        block("framed-server --clients 0"),
         server.wait_for_stdout_lines(2).unwrap()
     );
 
     // Non-blocking accept
     assert_eq!(block("nonblocking-accept"), nonblocking_accept_alone(&[]));
 
-    // The polling server and its client
+    // The polling server and its client, fed from a pipe and as a terminal shows it.
     let server = Server::start("nonblocking-server", &[]).unwrap();
+    let typed = ["hello", "", "abc"];
     let out = client("nonblocking-client", &server.addr())
-        .write_stdin("hello\n\nabc\n")
+        .write_stdin(typed.map(|line| format!("{line}\n")).concat())
         .output()
         .unwrap();
-    assert_eq!(
-        block("nonblocking-client"),
-        String::from_utf8(out.stdout).unwrap()
-    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(block("nonblocking-client"), stdout);
+    assert_eq!(block("nonblocking-client typed"), as_typed(&stdout, &typed));
     assert_eq!(
         block("nonblocking-server"),
         normalize(&server.wait_for_stdout_lines(3).unwrap())
@@ -683,8 +1011,9 @@ fn lesson_page_shows_what_the_programs_print() {
         block("select-client"),
         String::from_utf8(out.stdout).unwrap()
     );
+    server.wait_for_stderr(": client left").unwrap();
     assert_eq!(
         block("select-server"),
-        normalize(&server.wait_for_stdout_lines(6).unwrap())
+        normalize(&server.wait_for_stdout_lines(7).unwrap())
     );
 }

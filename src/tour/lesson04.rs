@@ -65,10 +65,11 @@ pub fn run(tour: &mut Tour) -> Result<(), String> {
         out.status.success() && out.stdout == b"b'HELLO WORLD'\nb'HELLO WORLD'\n",
         "select-client did not print b'HELLO WORLD' twice",
     )?;
-    let stdout = tour.server_output(4, "b'hello world'\n")?;
+    // Wait for the b'' of the client's close: the whole conversation, as on the page.
+    let stdout = tour.server_output(4, "b''\n")?;
     check(
-        stdout.starts_with("[<socket.socket family="),
-        "select-server did not print the ready list",
+        stdout.starts_with("[<socket.socket family=") && stdout.contains("b'hello world'\n"),
+        "select-server did not print the ready lists and the messages",
     )?;
     Ok(())
 }

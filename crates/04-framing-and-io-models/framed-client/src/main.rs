@@ -37,6 +37,11 @@ fn main() {
     if chunk_size == 0 {
         args.usage_error("--chunk-size must be at least 1");
     }
+    // Check the length before building or sending anything: a bad --size is a usage
+    // error, not a half-sent conversation.
+    if let Some(Err(e)) = size.map(encode_header) {
+        args.usage_error(format_args!("--size: {e}"));
+    }
     let messages: [Vec<u8>; 2] = match size {
         None => [b"hello".to_vec(), b" world".to_vec()],
         Some(n) => [
@@ -44,8 +49,6 @@ fn main() {
             pattern(b"0123456789", n),
         ],
     };
-    // Check both lengths before connecting: a bad --size is a usage error, not a
-    // half-sent conversation.
     let mut headers = Vec::new();
     for data in &messages {
         match encode_header(data.len()) {
@@ -82,5 +85,7 @@ fn main() {
 
 /// `n` bytes repeating `unit`.
 fn pattern(unit: &[u8], n: usize) -> Vec<u8> {
-    unit.iter().copied().cycle().take(n).collect()
+    let mut bytes = unit.repeat(n.div_ceil(unit.len()));
+    bytes.truncate(n);
+    bytes
 }

@@ -7,7 +7,7 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::thread;
 use std::time::Duration;
 
-use lesson_cli::Args;
+use lesson_cli::{AcceptBackoff, Args};
 use py_compat::{addr_repr, list_repr, socket_repr};
 
 const HELP: &str = "\
@@ -22,6 +22,11 @@ stdout: `starting...`, then for each new client its address, as Python prints it
 and the list of client sockets.
 stderr: `nonblocking-server: listening on ADDR` once bound, a line when a client
 leaves, and one line per failed connection.
+
+limits: reads take at most 1024 bytes; a client whose reply does not fit in its
+send buffer (it does not read its replies) is dropped; clients are limited by the
+open-file limit (ulimit -n): past it, accept waits 10 ms, then twice as long after
+each failure, up to 1 s, and logs one line.
 
 options:
   --addr HOST:PORT   where to listen (default 127.0.0.1:8082; port 0 = any free port)
@@ -51,12 +56,14 @@ fn start_server(addr: &str, idle: Duration) -> io::Result<()> {
     eprintln!("nonblocking-server: listening on {}", server.local_addr()?);
 
     let mut rlist: Vec<(TcpStream, SocketAddr)> = Vec::new();
+    let mut backoff = AcceptBackoff::default();
     println!("starting...");
     let mut data = [0u8; 1024];
     loop {
         let mut busy = false;
         match server.accept() {
             Ok((conn, addr)) => {
+                backoff.succeeded("nonblocking-server");
                 busy = true;
                 println!("{}", addr_repr(addr));
                 // An accepted socket does not inherit non-blocking mode on every system
@@ -79,10 +86,10 @@ fn start_server(addr: &str, idle: Duration) -> io::Result<()> {
             }
             // Nobody is waiting to be accepted: the normal case, go and poll the clients.
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-            Err(e) => eprintln!(
-                "nonblocking-server: accept failed: {}",
-                lesson_cli::reason(&e)
-            ),
+            // Out of file descriptors, typically: the connection stays queued and the
+            // next try fails at once. Wait (10 ms, doubling up to 1 s; the clients wait
+            // too) and log one line, instead of a line per pass at full speed.
+            Err(e) => backoff.failed("nonblocking-server", &e),
         }
 
         // Ask every client in turn; remember who left, and remove them after the pass.
@@ -97,14 +104,26 @@ fn start_server(addr: &str, idle: Duration) -> io::Result<()> {
                 }
                 Ok(n) => {
                     busy = true;
-                    // Replies are small and the client reads each one, so the send
-                    // buffer has room; if it has not, that client is not reading: drop it.
-                    if let Err(e) = conn.write_all(&data[..n].to_ascii_uppercase()) {
-                        eprintln!(
-                            "nonblocking-server: {addr}: cannot send the reply: {}; closing",
-                            lesson_cli::reason(&e)
-                        );
-                        del_rlist.push(index);
+                    // The socket is non-blocking, so this write never waits: a blocking
+                    // one would wait for a client that does not read its replies, and
+                    // every other client with it. Replies are small and a client that
+                    // reads them leaves room in its send buffer; when a reply does not
+                    // fit (WouldBlock), that client is not reading: drop it.
+                    match conn.write_all(&data[..n].to_ascii_uppercase()) {
+                        Ok(()) => {}
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                            eprintln!(
+                                "nonblocking-server: {addr}: does not read its replies (its send buffer is full); closing"
+                            );
+                            del_rlist.push(index);
+                        }
+                        Err(e) => {
+                            eprintln!(
+                                "nonblocking-server: {addr}: cannot send the reply: {}; closing",
+                                lesson_cli::reason(&e)
+                            );
+                            del_rlist.push(index);
+                        }
                     }
                 }
                 // Nothing from this client yet: WouldBlock, the non-blocking "not now".

@@ -3,22 +3,26 @@
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
+use std::thread;
 use std::time::Duration;
 
 use lesson_cli::Args;
 use py_compat::bytes_repr;
 
 const HELP: &str = "\
-usage: select-client [--addr HOST:PORT] [--count N]
+usage: select-client [--addr HOST:PORT] [--count N] [--pause-ms MS]
 
 Lesson 04: the client of the select server (a port of section 5's client).
 Sends b'hello world' to select-server and prints the reply as Python prints bytes,
-b'HELLO WORLD', in a loop.
+b'HELLO WORLD', in a loop, as fast as the server answers (like the original: tens
+of thousands of lines a second, here and in the server's terminal).
 
 options:
   --addr HOST:PORT   where the server is (default 127.0.0.1:8001)
   --count N          stop after N round trips (default 0 = forever, like the
                      original; stop it with Ctrl-C)
+  --pause-ms MS      wait MS milliseconds after each reply (default 0, like the
+                     original), e.g. 500 for a pace you can read
   -h, --help         this text
 ";
 
@@ -28,6 +32,7 @@ fn main() {
     let mut args = Args::parse("select-client", HELP);
     let addr = args.addr("127.0.0.1:8001");
     let count: u64 = args.value("--count").unwrap_or(0);
+    let pause = args.millis("--pause-ms", 0);
     args.finish();
 
     let mut client = TcpStream::connect(&addr).unwrap_or_else(|e| {
@@ -58,5 +63,8 @@ fn main() {
             ));
         }
         println!("{}", bytes_repr(&data));
+        if !pause.is_zero() {
+            thread::sleep(pause);
+        }
     }
 }
