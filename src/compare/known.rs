@@ -136,10 +136,22 @@ pub static KNOWN: &[Known] = &[
         ONE_WRITE,
     ),
     unseen(
-        "timestamp-silent-client",
+        "timestamp-newline",
         P01,
-        "A silent client cannot block the server forever.",
-        "no scenario has a silent client",
+        "A newline after the command is accepted.",
+        "both clients send the command without a newline",
+    ),
+    unseen(
+        "timestamp-slow-client",
+        P01,
+        "No client can hold the server for long.",
+        "no scenario has a silent or slow client",
+    ),
+    unseen(
+        "timestamp-accept-backoff",
+        P01,
+        "A failing `accept` does not spin.",
+        "accept does not fail in compare's scenarios",
     ),
     unseen("timestamp-clear-errors", P01, "Clear errors.", STDERR),
     // ---- 02
@@ -174,10 +186,22 @@ pub static KNOWN: &[Known] = &[
         ONE_WRITE,
     ),
     unseen(
-        "welcome-silent-client",
+        "welcome-slow-client",
         P02,
-        "Silent clients are dropped",
-        "no scenario has a silent client",
+        "No client can hold a server for long.",
+        "no scenario has a silent or slow client",
+    ),
+    unseen(
+        "contacts-limit",
+        P02,
+        "The phone book has a limit",
+        "the scenarios add at most two contacts",
+    ),
+    unseen(
+        "welcome-accept-backoff",
+        P02,
+        "A failing `accept` does not spin or stop the server",
+        "accept does not fail in compare's scenarios",
     ),
     unseen(
         "welcome-pause",
@@ -196,6 +220,12 @@ pub static KNOWN: &[Known] = &[
         P02,
         "`contacts-client` without arguments",
         "no scenario runs client2.py without arguments (it would wait for ever)",
+    ),
+    unseen(
+        "contacts-client-error-exit",
+        P02,
+        "`contacts-client` exits 1 after an `error: ...` answer",
+        "no scenario gets an error answer",
     ),
     unseen(
         "argv-python2",
@@ -229,10 +259,10 @@ pub static KNOWN: &[Known] = &[
         Rule::Fd,
     ),
     unseen(
-        "accept-printer-close",
+        "accept-printer-keeps-client",
         P03,
-        "accept-printer closes each connection at once.",
-        "ping-client prints nothing on stdout either way; how the connection ended is on its stderr",
+        "accept-printer keeps its last client, as the original does.",
+        "ours does what the original does",
     ),
     unseen(
         "ping-pong-lines",
@@ -251,6 +281,18 @@ pub static KNOWN: &[Known] = &[
         P03,
         "Bad input cannot stop it.",
         "no scenario sends any",
+    ),
+    unseen(
+        "ping-pong-limits",
+        P03,
+        "Its limits, and what a client can no longer do.",
+        "no scenario reaches a limit",
+    ),
+    unseen(
+        "ping-pong-deliberate-limits",
+        P03,
+        "What stays a deliberate limit.",
+        "no scenario reaches a limit",
     ),
     unseen(
         "ping-pong-port-zero",
@@ -288,6 +330,12 @@ pub static KNOWN: &[Known] = &[
         P04,
         "`sticky-server` and `framed-server` can serve more than one client",
         "compare runs the default, one client",
+    ),
+    unseen(
+        "sticky-framed-slow-client",
+        P04,
+        "`sticky-server` and `framed-server` drop a client that is too slow",
+        "no scenario has a slow client",
     ),
     unseen(
         "pack-demo-stderr",
@@ -350,10 +398,28 @@ pub static KNOWN: &[Known] = &[
         Rule::FirstLines,
     ),
     unseen(
+        "select-server-nonblocking-clients",
+        P04,
+        "`select-server`'s client sockets are non-blocking",
+        "every reply is 11 bytes, which always fit",
+    ),
+    unseen(
+        "select-server-buffered-stdout",
+        P04,
+        "`select-server` writes its stdout once per poll round",
+        "the lines are the same",
+    ),
+    unseen(
         "select-client-count",
         P04,
         "`select-client` has `--count N`",
         "compare runs it without --count, like the original, and keeps its first lines",
+    ),
+    unseen(
+        "framing-accept-backoff",
+        P04,
+        "An accept that fails is retried after a pause.",
+        "accept does not fail in compare's scenarios",
     ),
     by_rule(
         "socket-repr-fd",
@@ -400,6 +466,18 @@ pub static KNOWN: &[Known] = &[
         ONE_WRITE,
     ),
     unseen(
+        "short-bare-letter",
+        P05,
+        "A bare letter waits for its number.",
+        "our client half-closes after `a`, which ends the request: both servers drop it (scenario 05/short-bare-letter)",
+    ),
+    unseen(
+        "short-line-ends",
+        P05,
+        "Line ends are accepted, for telnet and nc.",
+        "the clients send no line ends",
+    ),
+    unseen(
         "short-half-close",
         P05,
         "Our short client half-closes.",
@@ -436,10 +514,22 @@ pub static KNOWN: &[Known] = &[
         "both servers reply alike",
     ),
     unseen(
-        "short-request-timeout",
+        "short-time-limits",
         P05,
-        "A short-server client must finish its request within `--timeout-ms`",
+        "Time limits: what a client can no longer do.",
         "every client sends its request at once",
+    ),
+    unseen(
+        "short-long-threads",
+        P05,
+        "Threads and accept errors.",
+        "neither happens in compare's scenarios",
+    ),
+    unseen(
+        "short-long-deliberate-limits",
+        P05,
+        "What stays a deliberate limit.",
+        "no scenario reaches a limit",
     ),
     by_rule(
         "short-line-order",
