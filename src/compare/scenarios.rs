@@ -182,7 +182,7 @@ pub static LESSONS: &[Lesson] = &[
         id: "01",
         name: "timestamp",
         page: "lessons/01-timestamp.md",
-        document: "seed 001 (C&S服务器框架结构)",
+        document: "the article \"C&S服务器框架结构\"",
         files: &[
             File {
                 name: "TimestampeServer.py",
@@ -200,7 +200,7 @@ pub static LESSONS: &[Lesson] = &[
         id: "02",
         name: "tcp-server",
         page: "lessons/02-tcp-server.md",
-        document: "seed 002 (TCP编程-Server)",
+        document: "the article \"TCP编程-Server\"",
         files: &[
             File {
                 name: "server.py",
@@ -241,7 +241,7 @@ pub static LESSONS: &[Lesson] = &[
         id: "03",
         name: "ping-pong",
         page: "lessons/03-ping-pong.md",
-        document: "seed 003 (c/s架构, ping/pong服务)",
+        document: "the untitled article on c/s架构 and a ping/pong服务",
         files: &[
             File {
                 name: "accept_loop.py",
@@ -262,7 +262,7 @@ pub static LESSONS: &[Lesson] = &[
         id: "04",
         name: "framing-and-io-models",
         page: "lessons/04-framing-and-io-models.md",
-        document: "seed 004 (网络编程)",
+        document: "the article \"网络编程\"",
         files: &[
             File {
                 name: "sticky_server.py",
@@ -330,7 +330,7 @@ pub static LESSONS: &[Lesson] = &[
         id: "05",
         name: "short-and-long-connections",
         page: "lessons/05-short-and-long-connections.md",
-        document: "seed 000 (客户端服务器结构)",
+        document: "the article \"客户端服务器结构\"",
         files: &[
             File {
                 name: "short_server.py",
