@@ -205,6 +205,7 @@ fn winsock_words(code: i32) -> Option<&'static str> {
         return None;
     }
     Some(match code {
+        10004 => "Interrupted system call",             // WSAEINTR
         10024 => "Too many open files",                 // WSAEMFILE
         10040 => "Message too long",                    // WSAEMSGSIZE
         10052 => "Network dropped connection on reset", // WSAENETRESET
