@@ -157,9 +157,10 @@ impl Args {
 /// refused`, not Linux's `Connection refused (os error 111)` nor Windows' `No connection
 /// could be made because the target machine actively refused it. (os error 10061)` (or
 /// that sentence in the language of the Windows installation). The common network errors
-/// get fixed words (those Linux prints, see `common_words`); any other error of the
-/// system keeps the system's own text, without the ` (os error N)` that std appends; an
-/// error made by a program (`io::Error::new`) keeps its own text.
+/// get fixed words (those Linux prints, see `common_words`), and so does a host name that
+/// does not resolve (`Name or service not known`); any other error of the system keeps
+/// the system's own text, without the ` (os error N)` that std appends; an error made by
+/// a program (`io::Error::new`) keeps its own text.
 pub fn reason(e: &io::Error) -> String {
     if let Some(code) = e.raw_os_error()
         && let Some(words) = common_words(e.kind()).or_else(|| winsock_words(code))
@@ -167,6 +168,10 @@ pub fn reason(e: &io::Error) -> String {
         return words.to_string();
     }
     let text = e.to_string();
+    // A failed name lookup on Unix: std words it itself, then getaddrinfo's own words.
+    if let Some(words) = text.strip_prefix(LOOKUP_FAILED) {
+        return words.to_string();
+    }
     match text.rfind(" (os error ") {
         Some(at) if text.ends_with(')') => text[..at].to_string(),
         _ => text,
@@ -212,6 +217,11 @@ fn winsock_words(code: i32) -> Option<&'static str> {
         10055 => "No buffer space available",           // WSAENOBUFS
         10058 => "Broken pipe",                         // WSAESHUTDOWN: send after shutdown
         10064 => "Host is down",                        // WSAEHOSTDOWN
+        // A failed name lookup (getaddrinfo), in the words of glibc's gai_strerror.
+        11001 => "Name or service not known", // WSAHOST_NOT_FOUND, EAI_NONAME
+        11002 => "Temporary failure in name resolution", // WSATRY_AGAIN, EAI_AGAIN
+        11003 => "Non-recoverable failure in name resolution", // WSANO_RECOVERY, EAI_FAIL
+        11004 => "No address associated with hostname", // WSANO_DATA
         _ => return None,
     })
 }
@@ -246,11 +256,12 @@ pub fn connect_failed(addr: &str, server: &str, e: &io::Error) -> String {
 fn is_lookup_failure(e: &io::Error) -> bool {
     match e.raw_os_error() {
         Some(code) => cfg!(windows) && (11001..=11004).contains(&code),
-        None => e
-            .to_string()
-            .starts_with("failed to lookup address information"),
+        None => e.to_string().starts_with(LOOKUP_FAILED),
     }
 }
+
+/// How std on Unix begins the error of a failed name lookup.
+const LOOKUP_FAILED: &str = "failed to lookup address information: ";
 
 /// The host part of `HOST:PORT` (`[::1]:80` gives `::1`).
 fn host_of(addr: &str) -> &str {
@@ -548,6 +559,7 @@ mod tests {
             (10052, "Network dropped connection on reset"),
             (10055, "No buffer space available"),
             (10064, "Host is down"),
+            (11001, "Name or service not known"),
         ];
         if cfg!(windows) {
             windows.to_vec()
@@ -622,6 +634,16 @@ mod tests {
             "cannot resolve host 'nosuchhost.invalid'"
         );
         assert!(is_lookup_failure(&e), "{e:?}");
+        // The lookup's own words, the same on Linux and Windows ("Temporary failure" when
+        // the machine has no name server to ask).
+        let words = reason(&e);
+        if cfg!(any(windows, target_os = "linux")) {
+            assert!(
+                words == "Name or service not known"
+                    || words == "Temporary failure in name resolution",
+                "{words}"
+            );
+        }
         assert!(!is_lookup_failure(&io::Error::other("x")));
     }
 
