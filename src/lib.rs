@@ -47,17 +47,20 @@ pub fn binary(package: &str) -> Result<PathBuf, String> {
             .get(package)
             .cloned()
             .ok_or_else(|| format!("the workspace has no binary named {package}")),
-        Programs::Prebuilt(dir) => {
-            let path = dir.join(format!("{package}{}", std::env::consts::EXE_SUFFIX));
-            if path.is_file() {
-                Ok(path)
-            } else {
-                Err(format!(
-                    "{BIN_DIR_VAR} names {}, which has no {package}",
-                    dir.display()
-                ))
-            }
-        }
+        Programs::Prebuilt(dir) => prebuilt(dir, package),
+    }
+}
+
+/// The program `package` in the folder of prebuilt programs `dir`.
+fn prebuilt(dir: &Path, package: &str) -> Result<PathBuf, String> {
+    let path = dir.join(format!("{package}{}", std::env::consts::EXE_SUFFIX));
+    if path.is_file() {
+        Ok(path)
+    } else {
+        Err(format!(
+            "{BIN_DIR_VAR} names {}, which has no {package}",
+            dir.display()
+        ))
     }
 }
 
@@ -509,6 +512,21 @@ mod tests {
         assert_eq!(
             json_string_field(r#"{"executable":null}"#, "executable"),
             None
+        );
+    }
+
+    #[test]
+    fn takes_prebuilt_programs_from_a_folder() {
+        // This test binary itself stands in for a prebuilt program.
+        let me = std::env::current_exe().unwrap();
+        let dir = me.parent().unwrap();
+        let stem = me.file_stem().unwrap().to_str().unwrap();
+        assert_eq!(prebuilt(dir, stem).unwrap(), me);
+        let missing = prebuilt(dir, "no-such-program").unwrap_err();
+        assert!(
+            missing.starts_with("SOCKET_LESSONS_BIN_DIR names ")
+                && missing.ends_with(", which has no no-such-program"),
+            "{missing}"
         );
     }
 
