@@ -3,7 +3,7 @@
 //! reading its address from its `<package>: listening on <addr>` announcement, waiting
 //! with deadlines instead of sleeps, and the expected-output blocks of the lesson pages.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io::{BufRead, BufReader, ErrorKind, Read};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -20,44 +20,138 @@ pub fn workspace_root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// The path of a lesson program, built from the current source.
+/// The environment variable that hands the harness the lesson programs already built:
+/// the folder that holds them (`timestamp-server`, or `timestamp-server.exe` on Windows).
+/// When it is set, `binary` takes the programs from there and runs no cargo at all. The
+/// Windows check (scripts/windows-check) needs it: it builds on Linux and runs the tests
+/// under Wine, where no cargo can run. Without it, the programs are built from source.
+pub const BIN_DIR_VAR: &str = "SOCKET_LESSONS_BIN_DIR";
+
+/// The lesson programs of this process: built once from source, or handed over.
+enum Programs {
+    Built(HashMap<String, PathBuf>),
+    Prebuilt(PathBuf),
+}
+
+static PROGRAMS: OnceLock<Result<Programs, String>> = OnceLock::new();
+
+/// The path of a lesson program, built from the current source (or taken from the folder
+/// that `SOCKET_LESSONS_BIN_DIR` names, see `BIN_DIR_VAR`).
 ///
 /// The first call runs `cargo build --workspace --bins` once for the whole process (with
 /// the `cargo` that runs us, when there is one) and reads the binaries' paths from its
 /// JSON messages, so a test never runs a stale binary of another package.
 pub fn binary(package: &str) -> Result<PathBuf, String> {
-    static BINARIES: OnceLock<Result<HashMap<String, PathBuf>, String>> = OnceLock::new();
-    let binaries = BINARIES.get_or_init(build_binaries).as_ref()?;
-    binaries
-        .get(package)
-        .cloned()
-        .ok_or_else(|| format!("the workspace has no binary named {package}"))
+    match PROGRAMS.get_or_init(|| find_programs(false)).as_ref()? {
+        Programs::Built(binaries) => binaries
+            .get(package)
+            .cloned()
+            .ok_or_else(|| format!("the workspace has no binary named {package}")),
+        Programs::Prebuilt(dir) => prebuilt(dir, package),
+    }
 }
 
-fn build_binaries() -> Result<HashMap<String, PathBuf>, String> {
+/// The program `package` in the folder of prebuilt programs `dir`.
+fn prebuilt(dir: &Path, package: &str) -> Result<PathBuf, String> {
+    let path = dir.join(format!("{package}{}", std::env::consts::EXE_SUFFIX));
+    if path.is_file() {
+        Ok(path)
+    } else {
+        Err(format!(
+            "{BIN_DIR_VAR} names {}, which has no {package}",
+            dir.display()
+        ))
+    }
+}
+
+/// Builds the lesson programs now, unless this process has them already, and when cargo
+/// has something to compile, says so on stdout with one line per package: for the tour,
+/// whose first run would otherwise sit silent while the programs compile.
+pub fn build_programs_showing_progress() -> Result<(), String> {
+    PROGRAMS
+        .get_or_init(|| find_programs(true))
+        .as_ref()
+        .map(|_| ())
+        .map_err(Clone::clone)
+}
+
+fn find_programs(show_progress: bool) -> Result<Programs, String> {
+    match std::env::var_os(BIN_DIR_VAR) {
+        Some(dir) if !dir.is_empty() => Ok(Programs::Prebuilt(PathBuf::from(dir))),
+        _ => build_binaries(show_progress).map(Programs::Built),
+    }
+}
+
+fn build_binaries(show_progress: bool) -> Result<HashMap<String, PathBuf>, String> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let manifest = workspace_root().join("Cargo.toml");
-    let output = Command::new(cargo)
+    let mut child = Command::new(cargo)
         .args(["build", "--workspace", "--bins", "--quiet"])
         .arg("--message-format=json-render-diagnostics")
         .arg("--manifest-path")
         .arg(&manifest)
+        .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
-        .output()
+        .spawn()
         .map_err(|e| format!("cannot run cargo build: {e}"))?;
-    if !output.status.success() {
-        return Err(format!("cargo build failed ({})", output.status));
-    }
+    let total = workspace_packages();
+    let mut packages_seen = HashSet::new();
+    let mut announced = false;
     let mut binaries = HashMap::new();
-    for line in String::from_utf8_lossy(&output.stdout).lines() {
-        if let Some(path) = json_string_field(line, "executable") {
-            let path = PathBuf::from(path);
-            if let Some(name) = path.file_stem().and_then(|s| s.to_str()) {
-                binaries.insert(name.to_string(), path.clone());
+    // Cargo writes one JSON message per line as it goes: one per compiled (or already
+    // up to date, "fresh") target.
+    if let Some(stdout) = child.stdout.take() {
+        for line in BufReader::new(stdout).lines() {
+            let line = line.map_err(|e| format!("cannot read cargo's output: {e}"))?;
+            if !line.contains("\"reason\":\"compiler-artifact\"") {
+                continue;
+            }
+            if let Some(package) = json_string_field(&line, "package_id") {
+                packages_seen.insert(package);
+            }
+            if show_progress && line.contains("\"fresh\":false") {
+                if !announced {
+                    println!("building the lesson programs (first run only, or after a change)...");
+                    announced = true;
+                }
+                // The first "name" of the message is its target's: a library's is its
+                // package name with `_` for `-` (lesson_cli), and ours all use `-`.
+                let name = json_string_field(&line, "name").unwrap_or_default();
+                let name = name.replace('_', "-");
+                println!("  [{:>2}/{total}] {name}", packages_seen.len().min(total));
+            }
+            if let Some(path) = json_string_field(&line, "executable") {
+                let path = PathBuf::from(path);
+                if let Some(name) = path.file_stem().and_then(|s| s.to_str()) {
+                    binaries.insert(name.to_string(), path.clone());
+                }
             }
         }
     }
+    let status = child
+        .wait()
+        .map_err(|e| format!("cannot wait for cargo build: {e}"))?;
+    if !status.success() {
+        return Err(format!("cargo build failed ({status})"));
+    }
     Ok(binaries)
+}
+
+/// How many packages the workspace has: the root one and one per crates/*/*/Cargo.toml.
+fn workspace_packages() -> usize {
+    let crates = std::fs::read_dir(workspace_root().join("crates"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .flat_map(|lesson| {
+            std::fs::read_dir(lesson.path())
+                .into_iter()
+                .flatten()
+                .flatten()
+        })
+        .filter(|krate| krate.path().join("Cargo.toml").is_file())
+        .count();
+    crates + 1
 }
 
 /// The string value of `"field":"..."` in one line of cargo's JSON, unescaped.
@@ -418,6 +512,21 @@ mod tests {
         assert_eq!(
             json_string_field(r#"{"executable":null}"#, "executable"),
             None
+        );
+    }
+
+    #[test]
+    fn takes_prebuilt_programs_from_a_folder() {
+        // This test binary itself stands in for a prebuilt program.
+        let me = std::env::current_exe().unwrap();
+        let dir = me.parent().unwrap();
+        let stem = me.file_stem().unwrap().to_str().unwrap();
+        assert_eq!(prebuilt(dir, stem).unwrap(), me);
+        let missing = prebuilt(dir, "no-such-program").unwrap_err();
+        assert!(
+            missing.starts_with("SOCKET_LESSONS_BIN_DIR names ")
+                && missing.ends_with(", which has no no-such-program"),
+            "{missing}"
         );
     }
 

@@ -94,6 +94,11 @@ fn main() -> ExitCode {
         chosen = LESSONS.iter().collect();
     }
 
+    // The first run compiles every lesson program: say so rather than sit silent.
+    if let Err(why) = socket_lessons::build_programs_showing_progress() {
+        eprintln!("tour: {why}");
+        return ExitCode::FAILURE;
+    }
     let mut verdicts = Vec::new();
     for lesson in chosen {
         println!(

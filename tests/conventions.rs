@@ -84,25 +84,75 @@ fn every_program_answers_help_and_rejects_unknown_options() {
     }
 }
 
+/// What each client needs besides `--addr` to get as far as connecting.
+fn client_args(name: &str) -> &'static [&'static str] {
+    match name {
+        "contacts-client" => &["find", "zhangsan"],
+        _ => &[],
+    }
+}
+
+/// A host name that does not resolve is no "is the server running?" matter: every client
+/// says which name failed, in the same words on every system. (`.invalid` never resolves,
+/// RFC 6761, so this needs no network.)
+#[test]
+fn every_client_says_when_a_host_name_does_not_resolve() {
+    let clients: Vec<String> = programs()
+        .into_iter()
+        .map(|(name, _)| name)
+        .filter(|name| name.ends_with("-client"))
+        .collect();
+    assert!(clients.len() >= 10, "{clients:?}");
+    for name in clients {
+        let out = Command::new(binary(&name).unwrap())
+            .args(["--addr", "nosuchhost.invalid:80"])
+            .args(client_args(&name))
+            .timeout(std::time::Duration::from_secs(20))
+            .output()
+            .unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&out.stderr),
+            format!("{name}: cannot resolve host 'nosuchhost.invalid'\n"),
+            "{name}"
+        );
+        assert_eq!(out.status.code(), Some(1), "{name}");
+    }
+}
+
 /// std::env::args would panic on an argument that is not UTF-8; lesson-cli reports it.
-/// (Only Unix lets a test build such an argument from raw bytes.)
-#[cfg(unix)]
+/// Unix builds such an argument from bytes that are not UTF-8, Windows from UTF-16 with
+/// an unpaired surrogate (Windows arguments are UTF-16); both print it the same way.
 #[test]
 fn an_argument_that_is_not_utf8_is_a_usage_error() {
-    use std::ffi::OsString;
-    use std::os::unix::ffi::OsStringExt;
-
-    let bad = OsString::from_vec(vec![b'a', 0xff]);
     let out = Command::new(binary("timestamp-client").unwrap())
-        .arg(bad)
+        .arg(not_unicode())
         .timeout(std::time::Duration::from_secs(20))
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(
-        String::from_utf8_lossy(&out.stderr)
-            .starts_with("timestamp-client: argument \"a\\xFF\" is not valid UTF-8\nusage: "),
+        String::from_utf8_lossy(&out.stderr).starts_with(&format!(
+            "timestamp-client: argument {NOT_UNICODE_SHOWN} is not valid UTF-8\nusage: "
+        )),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// `a` and a byte that UTF-8 never uses.
+#[cfg(unix)]
+fn not_unicode() -> std::ffi::OsString {
+    use std::os::unix::ffi::OsStringExt;
+    std::ffi::OsString::from_vec(vec![b'a', 0xff])
+}
+#[cfg(unix)]
+const NOT_UNICODE_SHOWN: &str = r#""a\xFF""#;
+
+/// `a` and half of a UTF-16 surrogate pair, which no Unicode text contains.
+#[cfg(windows)]
+fn not_unicode() -> std::ffi::OsString {
+    use std::os::windows::ffi::OsStringExt;
+    std::ffi::OsString::from_wide(&[u16::from(b'a'), 0xD800])
+}
+#[cfg(windows)]
+const NOT_UNICODE_SHOWN: &str = r#""a\u{d800}""#;

@@ -153,14 +153,122 @@ impl Args {
     }
 }
 
-/// An I/O error as a person reads it: `Connection refused`, without the
-/// `(os error 111)` that std appends.
+/// An I/O error as a person reads it, in the same words on every system: `Connection
+/// refused`, not Linux's `Connection refused (os error 111)` nor Windows' `No connection
+/// could be made because the target machine actively refused it. (os error 10061)` (or
+/// that sentence in the language of the Windows installation). The common network errors
+/// get fixed words (those Linux prints, see `common_words`), and so does a host name that
+/// does not resolve (`Name or service not known`); any other error of the system keeps
+/// the system's own text, without the ` (os error N)` that std appends; an error made by
+/// a program (`io::Error::new`) keeps its own text.
 pub fn reason(e: &io::Error) -> String {
+    if let Some(code) = e.raw_os_error()
+        && let Some(words) = common_words(e.kind()).or_else(|| winsock_words(code))
+    {
+        return words.to_string();
+    }
     let text = e.to_string();
+    // A failed name lookup on Unix: std words it itself, then getaddrinfo's own words.
+    if let Some(words) = text.strip_prefix(LOOKUP_FAILED) {
+        return words.to_string();
+    }
     match text.rfind(" (os error ") {
         Some(at) if text.ends_with(')') => text[..at].to_string(),
         _ => text,
     }
+}
+
+/// Our words for the network errors a student meets, chosen by the kind std gives the
+/// system's error code (ECONNREFUSED on Linux and macOS, WSAECONNREFUSED on Windows are
+/// all `ConnectionRefused`). They are the words Linux prints, which the lesson pages show.
+fn common_words(kind: io::ErrorKind) -> Option<&'static str> {
+    use io::ErrorKind::*;
+    Some(match kind {
+        ConnectionRefused => "Connection refused",
+        AddrInUse => "Address already in use",
+        AddrNotAvailable => "Cannot assign requested address",
+        ConnectionReset => "Connection reset by peer",
+        ConnectionAborted => "Connection aborted",
+        NotConnected => "Socket is not connected",
+        BrokenPipe => "Broken pipe",
+        TimedOut => "Connection timed out",
+        WouldBlock => "Resource temporarily unavailable",
+        HostUnreachable => "No route to host",
+        NetworkUnreachable => "Network is unreachable",
+        NetworkDown => "Network is down",
+        PermissionDenied => "Permission denied",
+        Interrupted => "Interrupted system call",
+        _ => return None,
+    })
+}
+
+/// Words for the WinSock error codes that std gives no kind of their own (their kind is
+/// "uncategorized"), in the words Linux prints for the same condition. The codes are
+/// WinSock's (10000 and up) and mean nothing elsewhere, so this applies to Windows only.
+fn winsock_words(code: i32) -> Option<&'static str> {
+    if !cfg!(windows) {
+        return None;
+    }
+    Some(match code {
+        10004 => "Interrupted system call",             // WSAEINTR
+        10024 => "Too many open files",                 // WSAEMFILE
+        10040 => "Message too long",                    // WSAEMSGSIZE
+        10052 => "Network dropped connection on reset", // WSAENETRESET
+        10055 => "No buffer space available",           // WSAENOBUFS
+        10058 => "Broken pipe",                         // WSAESHUTDOWN: send after shutdown
+        10064 => "Host is down",                        // WSAEHOSTDOWN
+        // A failed name lookup (getaddrinfo), in the words of glibc's gai_strerror.
+        11001 => "Name or service not known", // WSAHOST_NOT_FOUND, EAI_NONAME
+        11002 => "Temporary failure in name resolution", // WSATRY_AGAIN, EAI_AGAIN
+        11003 => "Non-recoverable failure in name resolution", // WSANO_RECOVERY, EAI_FAIL
+        11004 => "No address associated with hostname", // WSANO_DATA
+        _ => return None,
+    })
+}
+
+/// The one line a client prints when it cannot connect to `addr`, in the same words on
+/// every system:
+///
+/// - refused (the host answered, but nobody listens on that port):
+///   `cannot connect to 127.0.0.1:8099: Connection refused (is timestamp-server running?)`;
+/// - a host name that does not resolve: `cannot resolve host 'nosuchhost.invalid'`;
+/// - anything else (unreachable, timed out, ...): `cannot connect to ADDR: REASON`.
+///
+/// `server` is the program that should be listening there, for the hint.
+pub fn connect_failed(addr: &str, server: &str, e: &io::Error) -> String {
+    if is_lookup_failure(e) {
+        format!("cannot resolve host '{}'", host_of(addr))
+    } else if e.kind() == io::ErrorKind::ConnectionRefused {
+        format!(
+            "cannot connect to {addr}: {} (is {server} running?)",
+            reason(e)
+        )
+    } else {
+        format!("cannot connect to {addr}: {}", reason(e))
+    }
+}
+
+/// Whether `e` says that a host name could not be turned into an address (the name
+/// lookup, getaddrinfo, failed) rather than that the connection failed. On Unix std
+/// words that failure itself (`failed to lookup address information: ...`, with no
+/// error code); on Windows it is a WinSock code: WSAHOST_NOT_FOUND (11001),
+/// WSATRY_AGAIN (11002), WSANO_RECOVERY (11003) or WSANO_DATA (11004).
+fn is_lookup_failure(e: &io::Error) -> bool {
+    match e.raw_os_error() {
+        Some(code) => cfg!(windows) && (11001..=11004).contains(&code),
+        None => e.to_string().starts_with(LOOKUP_FAILED),
+    }
+}
+
+/// How std on Unix begins the error of a failed name lookup.
+const LOOKUP_FAILED: &str = "failed to lookup address information: ";
+
+/// The host part of `HOST:PORT` (`[::1]:80` gives `::1`).
+fn host_of(addr: &str) -> &str {
+    let host = addr.rsplit_once(':').map_or(addr, |(host, _)| host);
+    host.strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host)
 }
 
 /// A time limit for a whole request, not for one read. A read timeout alone restarts with
@@ -400,9 +508,149 @@ mod tests {
 
     #[test]
     fn reason_drops_the_os_error_number() {
-        let e = io::Error::from_raw_os_error(111);
+        // An error of the system that we have no words for keeps the system's text.
+        let e = io::Error::from_raw_os_error(2); // ENOENT, ERROR_FILE_NOT_FOUND
         assert!(!reason(&e).contains("os error"), "{}", reason(&e));
+        assert!(!reason(&e).is_empty());
         let custom = io::Error::other("no reply");
         assert_eq!(reason(&custom), "no reply");
+        // Words of a program's own error are kept, even of a kind we have words for.
+        let own = io::Error::new(io::ErrorKind::TimedOut, "deadline passed");
+        assert_eq!(reason(&own), "deadline passed");
+    }
+
+    /// The raw codes of this system for the common errors, with the words every system
+    /// must print for them: what the lesson pages and the black-box tests expect.
+    fn common_codes() -> Vec<(i32, &'static str)> {
+        let linux = [
+            (111, "Connection refused"),
+            (98, "Address already in use"),
+            (99, "Cannot assign requested address"),
+            (104, "Connection reset by peer"),
+            (103, "Connection aborted"),
+            (107, "Socket is not connected"),
+            (32, "Broken pipe"),
+            (110, "Connection timed out"),
+            (11, "Resource temporarily unavailable"),
+            (113, "No route to host"),
+            (101, "Network is unreachable"),
+            (100, "Network is down"),
+            (13, "Permission denied"),
+            (4, "Interrupted system call"),
+        ];
+        let windows = [
+            (10061, "Connection refused"),
+            (10048, "Address already in use"),
+            (10049, "Cannot assign requested address"),
+            (10054, "Connection reset by peer"),
+            (10053, "Connection aborted"),
+            (10057, "Socket is not connected"),
+            (109, "Broken pipe"), // ERROR_BROKEN_PIPE
+            (10058, "Broken pipe"),
+            (10060, "Connection timed out"),
+            (10035, "Resource temporarily unavailable"),
+            (10065, "No route to host"),
+            (10051, "Network is unreachable"),
+            (10050, "Network is down"),
+            (10013, "Permission denied"),
+            (10004, "Interrupted system call"),
+            (10024, "Too many open files"),
+            (10040, "Message too long"),
+            (10052, "Network dropped connection on reset"),
+            (10055, "No buffer space available"),
+            (10064, "Host is down"),
+            (11001, "Name or service not known"),
+        ];
+        if cfg!(windows) {
+            windows.to_vec()
+        } else if cfg!(target_os = "linux") {
+            linux.to_vec()
+        } else {
+            Vec::new() // macOS and the BSDs number their errors differently
+        }
+    }
+
+    #[test]
+    fn common_errors_have_the_same_words_everywhere() {
+        let codes = common_codes();
+        assert!(cfg!(not(any(windows, target_os = "linux"))) || codes.len() >= 14);
+        for (code, words) in codes {
+            let e = io::Error::from_raw_os_error(code);
+            assert_eq!(reason(&e), words, "os error {code} ({:?})", e.kind());
+        }
+    }
+
+    #[test]
+    fn words_by_kind_whatever_the_code() {
+        // On every system, what std calls refused, in use or reset reads the same.
+        assert_eq!(
+            common_words(io::ErrorKind::ConnectionRefused),
+            Some("Connection refused")
+        );
+        assert_eq!(
+            common_words(io::ErrorKind::AddrInUse),
+            Some("Address already in use")
+        );
+        assert_eq!(
+            common_words(io::ErrorKind::ConnectionReset),
+            Some("Connection reset by peer")
+        );
+        assert_eq!(common_words(io::ErrorKind::NotFound), None);
+        // WinSock codes are numbers only on Windows.
+        assert_eq!(winsock_words(10055).is_some(), cfg!(windows));
+    }
+
+    #[test]
+    fn refused_is_the_only_failure_with_the_hint() {
+        // Refused for real: a port that was free a moment ago.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        drop(listener);
+        let e = std::net::TcpStream::connect(&addr).unwrap_err();
+        assert_eq!(
+            connect_failed(&addr, "x-server", &e),
+            format!("cannot connect to {addr}: Connection refused (is x-server running?)")
+        );
+        let timed_out = io::Error::from_raw_os_error(if cfg!(windows) { 10060 } else { 110 });
+        if cfg!(any(windows, target_os = "linux")) {
+            assert_eq!(
+                connect_failed("10.0.0.1:80", "x-server", &timed_out),
+                "cannot connect to 10.0.0.1:80: Connection timed out"
+            );
+        }
+        let custom = io::Error::other("boom");
+        assert_eq!(
+            connect_failed("10.0.0.1:80", "x-server", &custom),
+            "cannot connect to 10.0.0.1:80: boom"
+        );
+    }
+
+    #[test]
+    fn a_name_that_does_not_resolve_is_said_so() {
+        // `.invalid` never resolves (RFC 6761): the lookup fails without any network.
+        let e = std::net::TcpStream::connect("nosuchhost.invalid:80").unwrap_err();
+        assert_eq!(
+            connect_failed("nosuchhost.invalid:80", "x-server", &e),
+            "cannot resolve host 'nosuchhost.invalid'"
+        );
+        assert!(is_lookup_failure(&e), "{e:?}");
+        // The lookup's own words, the same on Linux and Windows ("Temporary failure" when
+        // the machine has no name server to ask).
+        let words = reason(&e);
+        if cfg!(any(windows, target_os = "linux")) {
+            assert!(
+                words == "Name or service not known"
+                    || words == "Temporary failure in name resolution",
+                "{words}"
+            );
+        }
+        assert!(!is_lookup_failure(&io::Error::other("x")));
+    }
+
+    #[test]
+    fn host_of_an_address() {
+        assert_eq!(host_of("nosuchhost.invalid:80"), "nosuchhost.invalid");
+        assert_eq!(host_of("[::1]:80"), "::1");
+        assert_eq!(host_of("localhost"), "localhost");
     }
 }

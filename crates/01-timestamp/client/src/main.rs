@@ -34,12 +34,8 @@ fn main() -> ExitCode {
 
     // 1. create a socket and 2. connect it to the server: one call in std. connect
     // performs TCP's three-way handshake; it fails at once if nobody listens there.
-    let mut tcp_client = TcpStream::connect(&addr).unwrap_or_else(|e| {
-        args.fail(format_args!(
-            "cannot connect to {addr}: {} (is timestamp-server running?)",
-            lesson_cli::reason(&e)
-        ))
-    });
+    let mut tcp_client = TcpStream::connect(&addr)
+        .unwrap_or_else(|e| args.fail(lesson_cli::connect_failed(&addr, "timestamp-server", &e)));
 
     // 3.1 send the command; write_all keeps writing until every byte is handed to TCP.
     if let Err(e) = tcp_client.write_all(command.as_bytes()) {

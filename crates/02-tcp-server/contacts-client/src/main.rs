@@ -40,12 +40,8 @@ fn main() -> ExitCode {
         args.usage_error("give a command, e.g. add zhangsan 13800138000");
     }
 
-    let mut s = TcpStream::connect(&addr).unwrap_or_else(|e| {
-        args.fail(format_args!(
-            "cannot connect to {addr}: {} (is contacts-server running?)",
-            lesson_cli::reason(&e)
-        ))
-    });
+    let mut s = TcpStream::connect(&addr)
+        .unwrap_or_else(|e| args.fail(lesson_cli::connect_failed(&addr, "contacts-server", &e)));
     // Never wait for an answer for ever.
     if let Err(e) = s.set_read_timeout(Some(timeout)) {
         args.fail(lesson_cli::reason(&e));

@@ -30,12 +30,8 @@ fn main() {
 
     // connect() performs TCP's handshake. If the server is busy with another client, the
     // kernel still completes it (we wait in its backlog), and the greeting comes later.
-    let mut s = TcpStream::connect(&addr).unwrap_or_else(|e| {
-        args.fail(format_args!(
-            "cannot connect to {addr}: {} (is welcome-server running?)",
-            lesson_cli::reason(&e)
-        ))
-    });
+    let mut s = TcpStream::connect(&addr)
+        .unwrap_or_else(|e| args.fail(lesson_cli::connect_failed(&addr, "welcome-server", &e)));
     // Never wait for an answer for ever.
     if let Err(e) = s.set_read_timeout(Some(timeout)) {
         args.fail(lesson_cli::reason(&e));

@@ -77,12 +77,8 @@ fn main() {
 fn ping_tcp(addr: &str, line: &[u8], timeout: Duration) -> Result<Vec<u8>, String> {
     // connect fails at once when nobody listens: the server's system answers the
     // handshake with a reset ("Connection refused").
-    let stream = TcpStream::connect(addr).map_err(|e| {
-        format!(
-            "cannot connect to {addr}: {} (is ping-pong-server running?)",
-            lesson_cli::reason(&e)
-        )
-    })?;
+    let stream = TcpStream::connect(addr)
+        .map_err(|e| lesson_cli::connect_failed(addr, "ping-pong-server", &e))?;
     (&stream)
         .write_all(line)
         .map_err(|e| format!("cannot send to {addr}: {}", lesson_cli::reason(&e)))?;

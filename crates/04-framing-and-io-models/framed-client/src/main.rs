@@ -57,12 +57,8 @@ fn main() {
         }
     }
 
-    let mut client = TcpStream::connect(&addr).unwrap_or_else(|e| {
-        args.fail(format_args!(
-            "cannot connect to {addr}: {} (is framed-server running?)",
-            lesson_cli::reason(&e)
-        ))
-    });
+    let mut client = TcpStream::connect(&addr)
+        .unwrap_or_else(|e| args.fail(lesson_cli::connect_failed(&addr, "framed-server", &e)));
     // Small writes leave at once, as separate packets (no Nagle merging).
     let _ = client.set_nodelay(true);
 

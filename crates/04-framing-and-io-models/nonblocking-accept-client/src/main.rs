@@ -27,12 +27,8 @@ fn main() {
 
     // connect blocks until the handshake is done; the server need not have called
     // accept yet: the kernel completes the handshake and queues the connection.
-    let mut client = TcpStream::connect(&addr).unwrap_or_else(|e| {
-        args.fail(format_args!(
-            "cannot connect to {addr}: {} (is nonblocking-accept running?)",
-            lesson_cli::reason(&e)
-        ))
-    });
+    let mut client = TcpStream::connect(&addr)
+        .unwrap_or_else(|e| args.fail(lesson_cli::connect_failed(&addr, "nonblocking-accept", &e)));
     if let Err(e) = client.write_all(b"hello1 world") {
         args.fail(format_args!("cannot send: {}", lesson_cli::reason(&e)));
     }

@@ -25,12 +25,8 @@ fn main() {
     let addr = args.addr("127.0.0.1:8082");
     args.finish();
 
-    let mut client = TcpStream::connect(&addr).unwrap_or_else(|e| {
-        args.fail(format_args!(
-            "cannot connect to {addr}: {} (is nonblocking-server running?)",
-            lesson_cli::reason(&e)
-        ))
-    });
+    let mut client = TcpStream::connect(&addr)
+        .unwrap_or_else(|e| args.fail(lesson_cli::connect_failed(&addr, "nonblocking-server", &e)));
     // Never wait forever for a reply that is not coming.
     if let Err(e) = client.set_read_timeout(Some(Duration::from_secs(10))) {
         args.fail(lesson_cli::reason(&e));

@@ -35,12 +35,8 @@ fn main() {
     let pause = args.millis("--pause-ms", 0);
     args.finish();
 
-    let mut client = TcpStream::connect(&addr).unwrap_or_else(|e| {
-        args.fail(format_args!(
-            "cannot connect to {addr}: {} (is select-server running?)",
-            lesson_cli::reason(&e)
-        ))
-    });
+    let mut client = TcpStream::connect(&addr)
+        .unwrap_or_else(|e| args.fail(lesson_cli::connect_failed(&addr, "select-server", &e)));
     if let Err(e) = client.set_read_timeout(Some(Duration::from_secs(10))) {
         args.fail(lesson_cli::reason(&e));
     }

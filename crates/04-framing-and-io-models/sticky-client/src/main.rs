@@ -28,12 +28,8 @@ fn main() {
     let pause = args.millis("--pause-ms", 0);
     args.finish();
 
-    let mut client = TcpStream::connect(&addr).unwrap_or_else(|e| {
-        args.fail(format_args!(
-            "cannot connect to {addr}: {} (is sticky-server running?)",
-            lesson_cli::reason(&e)
-        ))
-    });
+    let mut client = TcpStream::connect(&addr)
+        .unwrap_or_else(|e| args.fail(lesson_cli::connect_failed(&addr, "sticky-server", &e)));
     // Send each write at once instead of letting TCP (Nagle's algorithm) hold a small
     // write back to merge it with the next: the pieces then leave as separate packets,
     // and whether they are read together depends only on when the server reads.

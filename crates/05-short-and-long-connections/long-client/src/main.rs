@@ -53,10 +53,7 @@ fn main() -> ExitCode {
             Ok(())
         }),
         // `client` is dropped at the end of the arm above: `exit context`, and closed.
-        Err(e) => Err(format!(
-            "cannot connect to {addr}: {} (is long-server running?)",
-            lesson_cli::reason(&e)
-        )),
+        Err(e) => Err(lesson_cli::connect_failed(&addr, "long-server", &e)),
     };
     match played {
         Ok(()) => ExitCode::SUCCESS,

@@ -46,10 +46,9 @@ fn main() {
     for (query, number) in &requests {
         match request(&addr, query, number, timeout) {
             Ok(result) => println!("{}", float_repr(result)),
-            Err(Failure::Connect(e)) => args.fail(format_args!(
-                "cannot connect to {addr}: {} (is short-server running?)",
-                lesson_cli::reason(&e)
-            )),
+            Err(Failure::Connect(e)) => {
+                args.fail(lesson_cli::connect_failed(&addr, "short-server", &e))
+            }
             Err(Failure::Exchange(why)) => args.fail(why),
         }
     }
