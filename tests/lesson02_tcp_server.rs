@@ -366,7 +366,8 @@ fn clients_report_a_server_that_hangs_up_or_stays_silent() {
 #[test]
 fn argv_demo_prints_the_count_and_the_list() {
     let program = binary("argv-demo").unwrap();
-    let name = program.to_str().unwrap().to_string();
+    // argv[0] is printed as Python's repr of a str: on Windows its backslashes double.
+    let name = program.to_str().unwrap().replace('\\', "\\\\");
     Command::new(&program)
         .assert()
         .success()
@@ -392,7 +393,8 @@ fn argv_demo_prints_the_count_and_the_list() {
 #[test]
 fn argv_demo_lists_dash_h_like_test_py_and_takes_only_help() {
     let program = binary("argv-demo").unwrap();
-    let name = program.to_str().unwrap().to_string();
+    // argv[0] is printed as Python's repr of a str: on Windows its backslashes double.
+    let name = program.to_str().unwrap().replace('\\', "\\\\");
     Command::new(&program)
         .args(["-h", "x"])
         .assert()
@@ -768,9 +770,10 @@ fn lesson_page_shows_what_argv_demo_prints() {
         ("argv-demo-options", &["--addr", "x", "-h"]),
     ] {
         let out = Command::new(&program).args(args).output().unwrap();
-        let stdout = String::from_utf8(out.stdout)
-            .unwrap()
-            .replace(program.to_str().unwrap(), "target/debug/argv-demo");
+        let stdout = String::from_utf8(out.stdout).unwrap().replace(
+            &program.to_str().unwrap().replace('\\', "\\\\"),
+            "target/debug/argv-demo",
+        );
         assert_eq!(lesson_block(PAGE, label).unwrap(), stdout, "{label}");
     }
 }
