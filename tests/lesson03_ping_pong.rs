@@ -351,20 +351,25 @@ fn closed_udp_addr() -> String {
 #[test]
 fn a_connected_udp_socket_is_told_that_nobody_listens() {
     let addr = closed_udp_addr();
-    // The system answers the datagram with ICMP "port unreachable", and passes it on
-    // to a connected socket as `Connection refused`: no need to wait for the timeout.
-    let started = std::time::Instant::now();
-    client(&addr)
-        .args(["--udp", "--connect", "--timeout-ms", "20000"])
-        .assert()
-        .code(1)
-        .stdout("")
-        .stderr(format!(
-            "ping-client: no UDP reply from {addr}: Connection refused (the port is \
-             unreachable: nobody listens there; is ping-pong-server running?)\n"
-        ));
-    assert!(started.elapsed() < Duration::from_secs(10));
-    // An unconnected socket is not told: it waits for its timeout.
+    // Under Wine (our Windows check) no ICMP message reaches a socket at all, so there
+    // the first check would wait for its whole timeout; Windows itself reports it as
+    // WSAECONNRESET, which ping-client words the same way (see the lesson page).
+    if cfg!(not(windows)) {
+        // The system answers the datagram with ICMP "port unreachable", and passes it on
+        // to a connected socket as `Connection refused`: no need to wait for the timeout.
+        let started = std::time::Instant::now();
+        client(&addr)
+            .args(["--udp", "--connect", "--timeout-ms", "20000"])
+            .assert()
+            .code(1)
+            .stdout("")
+            .stderr(format!(
+                "ping-client: no UDP reply from {addr}: Connection refused (the port is \
+                 unreachable: nobody listens there; is ping-pong-server running?)\n"
+            ));
+        assert!(started.elapsed() < Duration::from_secs(10));
+    }
+    // An unconnected socket is not told (on Linux and macOS): it waits for its timeout.
     let out = client(&addr)
         .args(["--udp", "--timeout-ms", "100"])
         .output()
@@ -491,8 +496,20 @@ fn accept_printer_prints_a_line_per_client() {
     talker.write_all(b"hello pdudo\n").unwrap();
     let _next = connect(&server.addr()).unwrap();
     server.wait_for_stdout_lines(4).unwrap();
-    let err = talker.read(&mut [0u8; 16]).unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::ConnectionReset);
+    let read = talker.read(&mut [0u8; 16]);
+    // Whether unread bytes turn a close into a reset is the system's choice: Linux and
+    // macOS reset; under Wine (our Windows check) the close stays a plain one.
+    if cfg!(windows) {
+        assert!(
+            matches!(&read, Ok(0))
+                || read
+                    .as_ref()
+                    .is_err_and(|e| e.kind() == ErrorKind::ConnectionReset),
+            "{read:?}"
+        );
+    } else {
+        assert_eq!(read.unwrap_err().kind(), ErrorKind::ConnectionReset);
+    }
 
     let stdout = server.stdout();
     let lines: Vec<&str> = stdout.lines().take(3).collect();
@@ -593,14 +610,17 @@ fn lesson_page_shows_what_the_programs_print() {
         normalize(&lesson_block(PAGE, "ping-client --udp without a server").unwrap()),
         normalize(&stderr)
     );
-    let out = client(&closed_udp_addr())
-        .args(["--udp", "--connect"])
-        .output()
-        .unwrap();
-    assert_eq!(
-        normalize(&lesson_block(PAGE, "ping-client --udp --connect without a server").unwrap()),
-        normalize(&String::from_utf8(out.stderr).unwrap())
-    );
+    // Not under Wine, which passes no ICMP "port unreachable" on (see above).
+    if cfg!(not(windows)) {
+        let out = client(&closed_udp_addr())
+            .args(["--udp", "--connect"])
+            .output()
+            .unwrap();
+        assert_eq!(
+            normalize(&lesson_block(PAGE, "ping-client --udp --connect without a server").unwrap()),
+            normalize(&String::from_utf8(out.stderr).unwrap())
+        );
+    }
 }
 
 #[cfg(target_os = "linux")]

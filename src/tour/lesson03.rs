@@ -49,6 +49,10 @@ pub fn run(tour: &mut Tour) -> Result<(), String> {
             && String::from_utf8_lossy(&out.stderr).contains("no UDP reply"),
         "a UDP ping nobody answers did not time out",
     )?;
+    // (Wine, where our Windows check runs, passes no ICMP message on: not shown there.)
+    if cfg!(windows) {
+        return Ok(());
+    }
     let out = tour.client(
         "ping-client",
         &["--addr", &printer, "--udp", "--connect"],
