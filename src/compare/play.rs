@@ -261,10 +261,19 @@ fn end_run(mut proc: Proc, end: End, step: Duration) -> Captured {
 fn announced_port(stderr: &[u8], package: &str) -> Option<u16> {
     let text = String::from_utf8_lossy(stderr);
     let prefix = format!("{package}: listening on ");
-    text.lines().find_map(|line| {
+    // Only whole lines: a line may arrive in pieces (stderr is unbuffered, and one
+    // eprintln! can be several writes), and `listening on 127` is not port 127.
+    complete_lines(&text).find_map(|line| {
         let addr = line.strip_prefix(&prefix)?.split_whitespace().next()?;
         addr.rsplit(':').next()?.parse().ok()
     })
+}
+
+/// The lines of `text` that have their newline already; the last, unfinished one is left out.
+pub fn complete_lines(text: &str) -> impl Iterator<Item = &str> {
+    text.split_inclusive('\n')
+        .filter_map(|line| line.strip_suffix('\n'))
+        .map(|line| line.strip_suffix('\r').unwrap_or(line))
 }
 
 fn client_label(sc: &Scenario, i: usize) -> String {
@@ -420,5 +429,15 @@ mod tests {
         let stderr = b"x\nping-pong-server: listening on 127.0.0.1:4242 (TCP and UDP)\n";
         assert_eq!(announced_port(stderr, "ping-pong-server"), Some(4242));
         assert_eq!(announced_port(stderr, "long-server"), None);
+        // Half a line is not an announcement yet.
+        let partial = b"welcome-server: listening on 127";
+        assert_eq!(announced_port(partial, "welcome-server"), None);
+        assert_eq!(
+            announced_port(
+                b"welcome-server: listening on 127.0.0.1:9\r\n",
+                "welcome-server"
+            ),
+            Some(9)
+        );
     }
 }

@@ -120,7 +120,8 @@ pub fn write(dir: &Path) -> Result<(), String> {
 /// The (kind, fixed port, real port) lines a shim reported so far.
 pub fn reported(ports_file: &Path) -> Vec<(String, u16, u16)> {
     let text = std::fs::read_to_string(ports_file).unwrap_or_default();
-    text.lines()
+    // Only whole lines: the shim may be half-way through writing one.
+    super::play::complete_lines(&text)
         .filter_map(|line| {
             let mut parts = line.split_whitespace();
             let kind = parts.next()?.to_string();
@@ -140,7 +141,7 @@ mod tests {
         let dir = crate::compare::run::TempDir::new("shim-test").unwrap();
         let file = dir.path().join("ports");
         assert!(reported(&file).is_empty());
-        std::fs::write(&file, "udp 8888 40001\ntcp 8888 40001\nhalf a line").unwrap();
+        std::fs::write(&file, "udp 8888 40001\ntcp 8888 40001\ntcp 5000 4").unwrap(); // the last line is half-written (40042)
         assert_eq!(
             reported(&file),
             [
