@@ -5,7 +5,9 @@
 //!
 //! `cargo run -- 01` runs one lesson, `cargo run -- --list` lists them.
 //! A lesson joins the tour with one module in src/tour/ and one line in LESSONS.
+//! `cargo run --release -- bench` measures lessons 04 and 05 instead (src/bench/).
 
+mod bench;
 mod tour;
 
 use std::process::ExitCode;
@@ -55,10 +57,15 @@ prints what they print, then one verdict line per lesson (exit status 1 if any f
 
   LESSON    a lesson number or name (01, 1, timestamp); default: every lesson
   --list    list the lessons
+
+`cargo run --release -- bench [LESSON...]` measures lessons 04 and 05 (see `bench --help`).
 ";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().is_some_and(|a| a == "bench") {
+        return bench::main(&args[1..]);
+    }
     if args.iter().any(|a| a == "--help" || a == "-h") {
         print!("{HELP}");
         return ExitCode::SUCCESS;

@@ -1,0 +1,378 @@
+//! Lesson 04: three ways to serve many clients, measured. Echo round trips (`hello world`
+//! answered `HELLO WORLD`) from 1 to 1000 concurrent clients against a server with a
+//! thread per connection (the baseline), nonblocking-server (polling) and select-server
+//! (readiness with poll), with and without the nap of the polling loop and the printing
+//! of select-server.
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Duration;
+
+use super::Settings;
+use super::baseline;
+use super::build::Programs;
+use super::load::{self, Exchange, Plan};
+use super::report::{self, Spread, Table};
+use super::server::{self, Running};
+
+pub const PACKAGES: &[&str] = &["nonblocking-server", "select-server"];
+
+const EXCHANGE: Exchange = Exchange {
+    request: b"hello world",
+    reply: b"HELLO WORLD",
+};
+
+/// A server in the table: the baseline (no package: the bench serves it itself) or a
+/// lesson program with some arguments.
+struct Contender {
+    label: &'static str,
+    package: Option<&'static str>,
+    args: &'static [&'static str],
+}
+
+const THREADS: usize = 0;
+const SELECT: usize = 3;
+const SELECT_QUIET: usize = 4;
+const POLLING_SPIN: usize = 2;
+
+const CONTENDERS: [Contender; 5] = [
+    Contender {
+        label: baseline::NAME,
+        package: None,
+        args: &[],
+    },
+    Contender {
+        label: "nonblocking-server",
+        package: Some("nonblocking-server"),
+        args: &[],
+    },
+    Contender {
+        label: "nonblocking-server --idle-ms 0",
+        package: Some("nonblocking-server"),
+        args: &["--idle-ms", "0"],
+    },
+    Contender {
+        label: "select-server",
+        package: Some("select-server"),
+        args: &[],
+    },
+    Contender {
+        label: "select-server --quiet",
+        package: Some("select-server"),
+        args: &["--quiet"],
+    },
+];
+
+/// Open files a point needs beyond one per client, in the bench and in the server
+/// (standard streams, the listener, the pipes to the server).
+const SPARE_FILES: u64 = 16;
+
+/// One run of one point.
+struct Run {
+    rate: f64,
+    p50: Duration,
+    p99: Duration,
+    /// Linux only: the server's CPU time per round trip, the share of one core it used,
+    /// its threads and resident memory with every client connected.
+    cpu_per: Option<Duration>,
+    cpu_use: Option<f64>,
+    threads: Option<u64>,
+    rss_kib: Option<u64>,
+}
+
+/// The runs of one (clients, server) point, or why it has none.
+#[derive(Default)]
+struct Point {
+    runs: Vec<Run>,
+    note: Option<String>,
+}
+
+pub fn run(programs: &Programs, settings: &Settings) -> Result<(), String> {
+    let counts = settings.clients04;
+    let fd_limit = server::open_file_limit();
+    let quiet = quiet_option(programs)?;
+    let mut points: Vec<Vec<Point>> = counts
+        .iter()
+        .map(|_| CONTENDERS.iter().map(|_| Point::default()).collect())
+        .collect();
+    eprint!("bench: lesson 04 ");
+    // Every server takes its turn at every point before any point runs again, so that a
+    // change in the machine's load hits them all.
+    for _ in 0..settings.runs {
+        for (ci, &clients) in counts.iter().enumerate() {
+            for (si, contender) in CONTENDERS.iter().enumerate() {
+                let point = &mut points[ci][si];
+                if point.note.is_some() {
+                    continue;
+                }
+                if si == SELECT_QUIET && !quiet {
+                    point.note = Some(
+                        "not available: this select-server has no --quiet (`select-server --help`)"
+                            .to_string(),
+                    );
+                    continue;
+                }
+                if let Some(limit) = fd_limit.filter(|&l| l < clients as u64 + SPARE_FILES) {
+                    point.note = Some(format!(
+                        "skipped: the open-file limit is {limit}, this point needs {}; `ulimit -n` shows it, `ulimit -n 4096` raises it",
+                        clients as u64 + SPARE_FILES
+                    ));
+                    continue;
+                }
+                let plan = plan(settings, clients);
+                match measure(programs, contender, &plan) {
+                    Ok(run) => point.runs.push(run),
+                    Err(why) => point.note = Some(format!("failed: {why}")),
+                }
+            }
+            eprint!(".");
+        }
+    }
+    eprintln!();
+    print_table(settings, &points);
+    print_findings(settings, &points, quiet);
+    Ok(())
+}
+
+/// The load of one point: issue 13's point is a fixed number of round trips per client
+/// (bounded in time all the same); the others run for the window.
+fn plan(settings: &Settings, clients: usize) -> Plan {
+    if clients == settings.issue_clients {
+        Plan {
+            clients,
+            limit: settings.issue_limit,
+            per_client: Some(settings.issue_round_trips),
+        }
+    } else {
+        Plan {
+            clients,
+            limit: settings.window04,
+            per_client: None,
+        }
+    }
+}
+
+/// Whether select-server has `--quiet` (printing off): its help says so.
+fn quiet_option(programs: &Programs) -> Result<bool, String> {
+    let help = Command::new(programs.path("select-server")?)
+        .arg("--help")
+        .output()
+        .map_err(|e| format!("cannot run select-server --help: {e}"))?;
+    Ok(String::from_utf8_lossy(&help.stdout).contains("--quiet"))
+}
+
+fn measure(programs: &Programs, contender: &Contender, plan: &Plan) -> Result<Run, String> {
+    let (program, mut args): (PathBuf, Vec<&str>) = match contender.package {
+        Some(package) => (programs.path(package)?, Vec::new()),
+        None => (
+            std::env::current_exe().map_err(|e| format!("where am I? {e}"))?,
+            vec!["bench", baseline::FLAG],
+        ),
+    };
+    args.extend(contender.args);
+    let name = contender.package.unwrap_or(baseline::NAME);
+    let server = Running::start(&program, &args, name)?;
+    let mut before = None;
+    let outcome = load::run_echo(server.addr(), plan, EXCHANGE, || before = server.sample())?;
+    // Sampled while every client is still connected: the threads and memory they need.
+    let after = server.sample();
+    drop(server);
+    let round_trips = outcome.round_trips.max(1);
+    let seconds = outcome.elapsed.as_secs_f64();
+    let mut latencies = outcome.latencies;
+    latencies.sort_unstable();
+    // No server thread ends during a run (every client stays connected): the exact clock.
+    let cpu = before.zip(after).map(|(b, a)| b.cpu_until(&a, true));
+    Ok(Run {
+        rate: outcome.round_trips as f64 / seconds,
+        p50: report::percentile(&latencies, 50.0),
+        p99: report::percentile(&latencies, 99.0),
+        cpu_per: cpu.map(|c| c / round_trips as u32),
+        cpu_use: cpu.map(|c| c.as_secs_f64() / seconds),
+        threads: after.map(|a| a.threads),
+        rss_kib: after.map(|a| a.rss_kib),
+    })
+}
+
+fn print_table(settings: &Settings, points: &[Vec<Point>]) {
+    println!(
+        "\nLesson 04 · three ways to serve many clients: echo round trips `hello world` -> `HELLO WORLD`"
+    );
+    println!(
+        "{} runs per row (each with a fresh server and fresh connections), {} each; the 20-client rows\nare issue 13's point: 20 clients x {} round trips each. The median, ± half the range of the runs.",
+        settings.runs,
+        report::duration(settings.window04),
+        settings.issue_round_trips
+    );
+    println!(
+        "Server CPU is per round trip, and in use as a share of one core; threads and memory with every\nclient connected. Clients: up to {} threads of the bench, each driving its share of the connections.",
+        load::MAX_CLIENT_THREADS
+    );
+    let best = points
+        .iter()
+        .flatten()
+        .filter_map(|p| rate(p).map(|s| s.median))
+        .fold(0.0, f64::max);
+    let mut table = Table::new(
+        vec![
+            "clients",
+            "server",
+            "round trips/s",
+            "p50",
+            "p99",
+            "CPU/rt",
+            "CPU use",
+            "threads",
+            "memory",
+            "",
+        ],
+        "rlrrrrrrrl",
+    );
+    for (ci, &clients) in settings.clients04.iter().enumerate() {
+        if ci > 0 {
+            table.gap();
+        }
+        for (si, contender) in CONTENDERS.iter().enumerate() {
+            let point = &points[ci][si];
+            let mut cells = vec![clients.to_string(), contender.label.to_string()];
+            match (&point.note, rate(point)) {
+                (Some(note), _) => cells.push(note.clone()),
+                (None, None) => cells.push("not measured".to_string()),
+                (None, Some(r)) => {
+                    let runs = &point.runs;
+                    cells.push(format!("{} {}", report::rate(r.median), r.plus_minus()));
+                    cells.push(report::duration(
+                        median_of(runs, |r| Some(r.p50.as_secs_f64()))
+                            .map_or(Duration::ZERO, Duration::from_secs_f64),
+                    ));
+                    cells.push(report::duration(
+                        median_of(runs, |r| Some(r.p99.as_secs_f64()))
+                            .map_or(Duration::ZERO, Duration::from_secs_f64),
+                    ));
+                    let cpu = median_of(runs, |r| r.cpu_per.map(|c| c.as_secs_f64()));
+                    let linux = cpu.is_some();
+                    cells.push(cpu.map_or("not measured".into(), |c| {
+                        report::duration(Duration::from_secs_f64(c))
+                    }));
+                    cells.push(text(linux, median_of(runs, |r| r.cpu_use), |u| {
+                        format!("{:.0}%", u * 100.0)
+                    }));
+                    cells.push(text(
+                        linux,
+                        median_of(runs, |r| r.threads.map(|t| t as f64)),
+                        |t| format!("{t:.0}"),
+                    ));
+                    cells.push(text(
+                        linux,
+                        median_of(runs, |r| r.rss_kib.map(|k| k as f64)),
+                        report::memory,
+                    ));
+                    cells.push(report::bar(r.median, best));
+                }
+            }
+            table.row(cells);
+        }
+    }
+    print!("{}", table.render());
+}
+
+/// What the table says, in sentences: issue 13's ratios, then what to look at.
+fn print_findings(settings: &Settings, points: &[Vec<Point>], quiet: bool) {
+    let counts = settings.clients04;
+    println!();
+    if let Some(ci) = counts.iter().position(|&c| c == settings.issue_clients) {
+        let row = &points[ci];
+        let vs_threads = ratio(&row[SELECT], &row[THREADS]);
+        let vs_quiet = ratio(&row[SELECT], &row[SELECT_QUIET]);
+        println!(
+            "At {} clients x {} round trips: select-server / thread-per-connection = {};",
+            settings.issue_clients,
+            settings.issue_round_trips,
+            vs_threads.map_or("not measured".into(), |s| s.ratio())
+        );
+        println!(
+            "  select-server / select-server --quiet (printing off) = {}  (ratios per run: median (lowest-highest))",
+            match vs_quiet {
+                Some(s) => s.ratio(),
+                None if !quiet => "not available (this select-server has no --quiet)".into(),
+                None => "not measured".into(),
+            }
+        );
+    }
+    // Threads and memory at the most clients measured.
+    if let Some(ci) = (0..counts.len())
+        .rev()
+        .find(|&ci| points[ci][THREADS].runs.len() + points[ci][SELECT].runs.len() > 0)
+    {
+        let show = |p: &Point| -> Option<String> {
+            let threads = median_of(&p.runs, |r| r.threads.map(|t| t as f64))?;
+            let memory = median_of(&p.runs, |r| r.rss_kib.map(|k| k as f64))?;
+            let s = if threads == 1.0 { "" } else { "s" };
+            Some(format!(
+                "{threads:.0} thread{s} in {}",
+                report::memory(memory)
+            ))
+        };
+        if let (Some(t), Some(s)) = (show(&points[ci][THREADS]), show(&points[ci][SELECT])) {
+            println!(
+                "At {} clients, thread-per-connection ran {t}; select-server {s}.",
+                counts[ci]
+            );
+        }
+    }
+    // What polling costs while it waits: one client, the spinning loop against poll.
+    if let Some(ci) = counts.iter().position(|&c| c == 1) {
+        let cpu = |p: &Point| median_of(&p.runs, |r| r.cpu_per.map(|c| c.as_secs_f64()));
+        if let (Some(spin), Some(sel)) = (cpu(&points[ci][POLLING_SPIN]), cpu(&points[ci][SELECT]))
+        {
+            println!(
+                "At 1 client, nonblocking-server --idle-ms 0 (the original's loop) spent {} of CPU per round trip,\n\
+                 select-server {}: while the client is away, polling keeps asking a socket that has nothing to\n\
+                 say, and poll sleeps until it has.",
+                report::duration(Duration::from_secs_f64(spin)),
+                report::duration(Duration::from_secs_f64(sel))
+            );
+        }
+    }
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    println!(
+        "What this shows: a thread per connection can use every core, but needs a thread and its memory per\n\
+         client; one thread with poll never uses more than one core (CPU use at most 100%), so that is its\n\
+         ceiling, while its threads and memory stay flat as clients grow; nonblocking-server's 10 ms nap\n\
+         saves CPU but makes a lone client wait. What it does not: this is loopback on one machine whose\n\
+         {cores} cores the clients share with the server (a server that needs less CPU leaves more to the\n\
+         clients); tiny messages, one request in flight per client; differences within the ± are noise."
+    );
+}
+
+fn rate(point: &Point) -> Option<Spread> {
+    let rates: Vec<f64> = point.runs.iter().map(|r| r.rate).collect();
+    Spread::of(&rates)
+}
+
+/// The ratio of `a` to `b`'s round trips/s, run by run (runs are taken in turns).
+fn ratio(a: &Point, b: &Point) -> Option<Spread> {
+    if a.note.is_some() || b.note.is_some() {
+        return None;
+    }
+    let ratios: Vec<f64> = a
+        .runs
+        .iter()
+        .zip(&b.runs)
+        .map(|(x, y)| x.rate / y.rate)
+        .collect();
+    Spread::of(&ratios)
+}
+
+/// The median of a value over the runs, if every run has it.
+fn median_of(runs: &[Run], value: impl Fn(&Run) -> Option<f64>) -> Option<f64> {
+    let values: Option<Vec<f64>> = runs.iter().map(value).collect();
+    Spread::of(&values?).map(|s| s.median)
+}
+
+fn text(measured: bool, value: Option<f64>, show: impl Fn(f64) -> String) -> String {
+    match value {
+        Some(v) if measured => show(v),
+        _ => "not measured".to_string(),
+    }
+}
