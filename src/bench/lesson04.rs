@@ -76,6 +76,8 @@ struct Run {
     /// its threads and resident memory with every client connected.
     cpu_per: Option<Duration>,
     cpu_use: Option<f64>,
+    /// The same share for the bench's client threads.
+    clients_cpu_use: Option<f64>,
     threads: Option<u64>,
     rss_kib: Option<u64>,
 }
@@ -98,8 +100,16 @@ pub fn run(programs: &Programs, settings: &Settings) -> Result<(), String> {
     eprint!("bench: lesson 04 ");
     // Every server takes its turn at every point before any point runs again, so that a
     // change in the machine's load hits them all.
-    for _ in 0..settings.runs {
+    for run in 0..settings.runs.max(settings.issue_runs) {
         for (ci, &clients) in counts.iter().enumerate() {
+            let runs = if clients == settings.issue_clients {
+                settings.issue_runs
+            } else {
+                settings.runs
+            };
+            if run >= runs {
+                continue;
+            }
             for (si, contender) in CONTENDERS.iter().enumerate() {
                 let point = &mut points[ci][si];
                 if point.note.is_some() {
@@ -189,6 +199,7 @@ fn measure(programs: &Programs, contender: &Contender, plan: &Plan) -> Result<Ru
         p99: report::percentile(&latencies, 99.0),
         cpu_per: cpu.map(|c| c / round_trips as u32),
         cpu_use: cpu.map(|c| c.as_secs_f64() / seconds),
+        clients_cpu_use: outcome.clients_cpu.map(|c| c.as_secs_f64() / seconds),
         threads: after.map(|a| a.threads),
         rss_kib: after.map(|a| a.rss_kib),
     })
@@ -199,10 +210,13 @@ fn print_table(settings: &Settings, points: &[Vec<Point>]) {
         "\nLesson 04 · three ways to serve many clients: echo round trips `hello world` -> `HELLO WORLD`"
     );
     println!(
-        "{} runs per row (each with a fresh server and fresh connections), {} each; the 20-client rows\nare issue 13's point: 20 clients x {} round trips each. The median, ± half the range of the runs.",
+        "{} runs per row (each with a fresh server and fresh connections), {} each; the {}-client rows\nare issue 13's point: {} clients x {} round trips each, {} runs. The median, ± half the range of the runs.",
         settings.runs,
         report::duration(settings.window04),
-        settings.issue_round_trips
+        settings.issue_clients,
+        settings.issue_clients,
+        settings.issue_round_trips,
+        settings.issue_runs
     );
     println!(
         "Server CPU is per round trip, and in use as a share of one core; threads and memory with every\nclient connected. Clients: up to {} threads of the bench, each driving its share of the connections.",
@@ -298,6 +312,26 @@ fn print_findings(settings: &Settings, points: &[Vec<Point>], quiet: bool) {
                 None => "not measured".into(),
             }
         );
+    }
+    // Where the cores went at that point: the server's share and the clients'.
+    if let Some(ci) = counts.iter().position(|&c| c == settings.issue_clients) {
+        let shares = |p: &Point| -> Option<String> {
+            let server = median_of(&p.runs, |r| r.cpu_use)?;
+            let clients = median_of(&p.runs, |r| r.clients_cpu_use)?;
+            Some(format!(
+                "{:.0}% of a core, its clients {:.0}%",
+                server * 100.0,
+                clients * 100.0
+            ))
+        };
+        let row = &points[ci];
+        if let (Some(t), Some(s)) = (shares(&row[THREADS]), shares(&row[SELECT])) {
+            let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+            println!(
+                "  CPU use there: thread-per-connection {t}; select-server {s}\n  (the clients are the bench's threads; {cores} cores make {}%: the rest was idle or used by other programs).",
+                cores * 100
+            );
+        }
     }
     // Threads and memory at the most clients measured.
     if let Some(ci) = (0..counts.len())

@@ -43,6 +43,8 @@ pub struct Outcome {
     pub elapsed: Duration,
     /// Every round trip's time, in nanoseconds.
     pub latencies: Vec<u32>,
+    /// The CPU time the client threads spent during the run (Linux).
+    pub clients_cpu: Option<Duration>,
     /// The connections, still open, so the server can be sampled with all its clients.
     _connections: Vec<TcpStream>,
 }
@@ -87,6 +89,7 @@ pub fn run_echo(
         round_trips: 0,
         elapsed: Duration::ZERO,
         latencies: Vec::new(),
+        clients_cpu: Some(Duration::ZERO),
         _connections: Vec::new(),
     };
     let mut end = start;
@@ -96,6 +99,7 @@ pub fn run_echo(
             Ok(Ok(part)) => {
                 outcome.round_trips += part.latencies.len();
                 outcome.latencies.extend(part.latencies);
+                outcome.clients_cpu = outcome.clients_cpu.zip(part.cpu).map(|(a, b)| a + b);
                 outcome._connections.extend(part.connections);
                 end = end.max(part.end);
             }
@@ -117,6 +121,7 @@ pub fn run_echo(
 /// What one client thread measured.
 struct Part {
     latencies: Vec<u32>,
+    cpu: Option<Duration>,
     end: Instant,
     connections: Vec<TcpStream>,
 }
@@ -144,6 +149,7 @@ fn client(
         return Err(failure.unwrap_or_else(|| "stopped: another client failed".to_string()));
     };
     let deadline = start + limit;
+    let cpu_before = thread_cpu();
     let mut latencies = Vec::new();
     let mut sent = vec![start; connections.len()];
     let mut rounds = 0;
@@ -160,9 +166,13 @@ fn client(
         }
         rounds += 1;
     }
+    let end = Instant::now();
     Ok(Part {
         latencies,
-        end: Instant::now(),
+        cpu: thread_cpu()
+            .zip(cpu_before)
+            .map(|(after, before)| after.saturating_sub(before)),
+        end,
         connections,
     })
 }
@@ -257,8 +267,20 @@ fn run_single(
         round_trips: latencies.len(),
         elapsed: start.elapsed(),
         latencies,
+        clients_cpu: None,
         _connections: Vec::new(),
     })
+}
+
+/// The time the calling thread has spent on a CPU, to the nanosecond (Linux keeps it in
+/// /proc/thread-self/schedstat, when the kernel keeps scheduler statistics).
+fn thread_cpu() -> Option<Duration> {
+    if !cfg!(target_os = "linux") {
+        return None;
+    }
+    let text = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    let nanos = text.split_whitespace().next()?.parse().ok()?;
+    Some(Duration::from_nanos(nanos))
 }
 
 /// The start line of the client threads: each arrives once connected (or failed); the
