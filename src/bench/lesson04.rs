@@ -124,7 +124,7 @@ pub fn run(programs: &Programs, settings: &Settings) -> Result<(), String> {
                 }
                 if let Some(limit) = fd_limit.filter(|&l| l < clients as u64 + SPARE_FILES) {
                     point.note = Some(format!(
-                        "skipped: the open-file limit is {limit}, this point needs {}; `ulimit -n` shows it, `ulimit -n 4096` raises it",
+                        "skipped: needs {} open files, the limit is {limit} (`ulimit -n 4096` raises it)",
                         clients as u64 + SPARE_FILES
                     ));
                     continue;
@@ -219,7 +219,9 @@ fn print_table(settings: &Settings, points: &[Vec<Point>]) {
         settings.issue_runs
     );
     println!(
-        "Server CPU is per round trip, and in use as a share of one core; threads and memory with every\nclient connected. Clients: up to {} threads of the bench, each driving its share of the connections.",
+        "Server CPU is per round trip, and in use as a share of one core; threads and memory with every\n\
+         client connected. Clients: up to {} threads of the bench; each sends a request on each of its\n\
+         connections, then reads each reply, so every client has one request in flight.",
         load::MAX_CLIENT_THREADS
     );
     let best = points
@@ -348,8 +350,9 @@ fn print_findings(settings: &Settings, points: &[Vec<Point>], quiet: bool) {
             ))
         };
         if let (Some(t), Some(s)) = (show(&points[ci][THREADS]), show(&points[ci][SELECT])) {
+            let plural = if counts[ci] == 1 { "" } else { "s" };
             println!(
-                "At {} clients, thread-per-connection ran {t}; select-server {s}.",
+                "At {} client{plural}, thread-per-connection ran {t}; select-server {s}.",
                 counts[ci]
             );
         }
