@@ -51,14 +51,13 @@ const LESSONS: &[Lesson] = &[
 
 const HELP: &str = "\
 usage: cargo run [-- LESSON... | --list]
+       cargo run --release -- bench [--quick] [LESSON...]   (see `cargo run -- bench --help`)
 
 The tour of socket-lessons: runs each lesson's programs on free loopback ports and
 prints what they print, then one verdict line per lesson (exit status 1 if any failed).
 
   LESSON    a lesson number or name (01, 1, timestamp); default: every lesson
   --list    list the lessons
-
-`cargo run --release -- bench [LESSON...]` measures lessons 04 and 05 (see `bench --help`).
 ";
 
 fn main() -> ExitCode {
