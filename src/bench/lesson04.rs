@@ -209,20 +209,23 @@ fn print_table(settings: &Settings, points: &[Vec<Point>]) {
     println!(
         "\nLesson 04 · three ways to serve many clients: echo round trips `hello world` -> `HELLO WORLD`"
     );
-    println!(
-        "{} runs per row (each with a fresh server and fresh connections), {} each; the {}-client rows\nare issue 13's point: {} clients x {} round trips each, {} runs. The median, ± half the range of the runs.",
-        settings.runs,
-        report::duration(settings.window04),
-        settings.issue_clients,
-        settings.issue_clients,
-        settings.issue_round_trips,
-        settings.issue_runs
-    );
-    println!(
-        "Server CPU is per round trip, and in use as a share of one core; threads and memory with every\n\
-         client connected. Clients: up to {} threads of the bench; each sends a request on each of its\n\
-         connections, then reads each reply, so every client has one request in flight.",
-        load::MAX_CLIENT_THREADS
+    report::say(
+        &format!(
+            "{} runs of {} per row, each with a fresh server and fresh connections; the {}-client rows \
+             are issue 13's point: {} clients x {} round trips each, {} runs. The median, ± half the \
+             range of the runs. Server CPU is per round trip (CPU/rt), and in use as a share of one \
+             core; threads and memory with every client connected. The clients are up to {} threads of \
+             the bench; each sends a request on each of its connections, then reads each reply, so \
+             every client has one request in flight.",
+            settings.runs,
+            report::duration(settings.window04),
+            settings.issue_clients,
+            settings.issue_clients,
+            settings.issue_round_trips,
+            settings.issue_runs,
+            load::MAX_CLIENT_THREADS
+        ),
+        "",
     );
     let best = points
         .iter()
@@ -300,23 +303,23 @@ fn print_findings(settings: &Settings, points: &[Vec<Point>], quiet: bool) {
         let row = &points[ci];
         let vs_threads = ratio(&row[SELECT], &row[THREADS]);
         let vs_quiet = ratio(&row[SELECT], &row[SELECT_QUIET]);
-        println!(
-            "At {} clients x {} round trips: select-server / thread-per-connection = {};",
-            settings.issue_clients,
-            settings.issue_round_trips,
-            vs_threads.map_or("not measured".into(), |s| s.ratio())
+        let quiet_ratio = match vs_quiet {
+            Some(s) => s.ratio(),
+            None if !quiet => "not available (this select-server has no --quiet)".into(),
+            None => "not measured".into(),
+        };
+        report::say(
+            &format!(
+                "At {} clients x {} round trips: select-server / thread-per-connection = {}; \
+                 select-server / select-server --quiet (printing off) = {quiet_ratio} (per run: \
+                 median (lowest-highest)).",
+                settings.issue_clients,
+                settings.issue_round_trips,
+                vs_threads.map_or("not measured".into(), |s| s.ratio())
+            ),
+            "  ",
         );
-        println!(
-            "  select-server / select-server --quiet (printing off) = {}  (ratios per run: median (lowest-highest))",
-            match vs_quiet {
-                Some(s) => s.ratio(),
-                None if !quiet => "not available (this select-server has no --quiet)".into(),
-                None => "not measured".into(),
-            }
-        );
-    }
-    // Where the cores went at that point: the server's share and the clients'.
-    if let Some(ci) = counts.iter().position(|&c| c == settings.issue_clients) {
+        // Where the cores went at that point: the server's share and the clients'.
         let shares = |p: &Point| -> Option<String> {
             let server = median_of(&p.runs, |r| r.cpu_use)?;
             let clients = median_of(&p.runs, |r| r.clients_cpu_use)?;
@@ -326,12 +329,16 @@ fn print_findings(settings: &Settings, points: &[Vec<Point>], quiet: bool) {
                 clients * 100.0
             ))
         };
-        let row = &points[ci];
         if let (Some(t), Some(s)) = (shares(&row[THREADS]), shares(&row[SELECT])) {
             let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
-            println!(
-                "  CPU use there: thread-per-connection {t}; select-server {s}\n  (the clients are the bench's threads; {cores} cores make {}%: the rest was idle or used by other programs).",
-                cores * 100
+            report::say(
+                &format!(
+                    "  CPU use there: thread-per-connection {t}; select-server {s} (the clients are \
+                     the bench's threads; {cores} cores make {}%: the rest was idle or used by other \
+                     programs).",
+                    cores * 100
+                ),
+                "  ",
             );
         }
     }
@@ -351,9 +358,12 @@ fn print_findings(settings: &Settings, points: &[Vec<Point>], quiet: bool) {
         };
         if let (Some(t), Some(s)) = (show(&points[ci][THREADS]), show(&points[ci][SELECT])) {
             let plural = if counts[ci] == 1 { "" } else { "s" };
-            println!(
-                "At {} client{plural}, thread-per-connection ran {t}; select-server {s}.",
-                counts[ci]
+            report::say(
+                &format!(
+                    "At {} client{plural}, thread-per-connection ran {t}; select-server {s}.",
+                    counts[ci]
+                ),
+                "  ",
             );
         }
     }
@@ -362,23 +372,30 @@ fn print_findings(settings: &Settings, points: &[Vec<Point>], quiet: bool) {
         let cpu = |p: &Point| median_of(&p.runs, |r| r.cpu_per.map(|c| c.as_secs_f64()));
         if let (Some(spin), Some(sel)) = (cpu(&points[ci][POLLING_SPIN]), cpu(&points[ci][SELECT]))
         {
-            println!(
-                "At 1 client, nonblocking-server --idle-ms 0 (the original's loop) spent {} of CPU per round trip,\n\
-                 select-server {}: while the client is away, polling keeps asking a socket that has nothing to\n\
-                 say, and poll sleeps until it has.",
-                report::duration(Duration::from_secs_f64(spin)),
-                report::duration(Duration::from_secs_f64(sel))
+            report::say(
+                &format!(
+                    "At 1 client, nonblocking-server --idle-ms 0 (the original's loop) spent {} of CPU \
+                     per round trip, select-server {}: while the client is away, polling keeps asking \
+                     a socket that has nothing to say, and poll sleeps until it has.",
+                    report::duration(Duration::from_secs_f64(spin)),
+                    report::duration(Duration::from_secs_f64(sel))
+                ),
+                "  ",
             );
         }
     }
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
-    println!(
-        "What this shows: a thread per connection can use every core, but needs a thread and its memory per\n\
-         client; one thread with poll never uses more than one core (CPU use at most 100%), so that is its\n\
-         ceiling, while its threads and memory stay flat as clients grow; nonblocking-server's 10 ms nap\n\
-         saves CPU but makes a lone client wait. What it does not: this is loopback on one machine whose\n\
-         {cores} cores the clients share with the server (a server that needs less CPU leaves more to the\n\
-         clients); tiny messages, one request in flight per client; differences within the ± are noise."
+    report::say(
+        &format!(
+            "What this shows: a thread per connection can use every core, but needs a thread and its \
+             memory per client; one thread with poll never uses more than one core (CPU use at most \
+             100%), so that is its ceiling, while its threads and memory stay flat as clients grow; \
+             nonblocking-server's 10 ms nap saves CPU but makes a lone client wait. What it does not: \
+             this is loopback on one machine whose {cores} cores the clients share with the server (a \
+             server that needs less CPU leaves more to the clients); tiny messages, one request in \
+             flight per client; differences within the ± are noise."
+        ),
+        "",
     );
 }
 

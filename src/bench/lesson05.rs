@@ -50,10 +50,13 @@ pub fn run(programs: &Programs, settings: &Settings) -> Result<(), String> {
     println!(
         "\nLesson 05 · short vs long connections: `a2` -> `d4.0` to short-server, one client, one request at a time"
     );
-    println!(
-        "{} runs of {} per row (each with a fresh server); the median, ± half the range of the runs",
-        settings.runs,
-        report::duration(settings.window05)
+    report::say(
+        &format!(
+            "{} runs of {} per row, each with a fresh server; the median, ± half the range of the runs.",
+            settings.runs,
+            report::duration(settings.window05)
+        ),
+        "",
     );
     let mut table = Table::new(
         vec![
@@ -93,26 +96,43 @@ pub fn run(programs: &Programs, settings: &Settings) -> Result<(), String> {
         .collect::<Option<Vec<f64>>>()
         .and_then(|v| Spread::of(&v));
     let client = report::duration(Duration::from_secs_f64(added.median.max(0.0)));
-    println!(
-        "\nOne connection's set-up and tear-down (connect, a server thread, close) costs the client about {client}"
-    );
-    match cpu_added {
-        Some(cpu) => println!(
-            "of time (mean time per request, short minus long) and short-server about {} of CPU time.",
+    let server_cpu = match cpu_added {
+        Some(cpu) => format!(
+            " and short-server about {} of CPU time",
             report::duration(Duration::from_secs_f64(cpu.median.max(0.0)))
         ),
-        None => println!("of time (mean time per request, short minus long)."),
-    }
-    println!(
-        "One long connection serves {} as many requests per second as short connections.",
-        ratio.ratio()
+        None => String::new(),
+    };
+    println!();
+    report::say(
+        &format!(
+            "One connection's set-up and tear-down (connect, a server thread, close) costs the client \
+             about {client} (mean time per request, short minus long){server_cpu}. One long connection \
+             serves {} as many requests per second as short connections (per run: median (lowest-highest)).",
+            ratio.ratio()
+        ),
+        "",
     );
-    println!(
-        "What this shows: here, making and closing a connection costs more than the request itself,\n\
-         so reusing one connection multiplies the rate, as the lesson says. What it does not: loopback has\n\
-         no network delay, and across a real network every new connection waits one more round trip for\n\
-         its handshake, so the gap is usually wider; one client only, on this machine; differences within\n\
-         the ± are noise."
+    let request = Duration::from_secs_f64(median(&long, |r| r.mean.as_secs_f64()));
+    let times = match added.median / request.as_secs_f64().max(1e-9) {
+        t if t < 10.0 => format!("{t:.1}"),
+        t => format!("{t:.0}"),
+    };
+    let verdict = if ratio.median >= 1.5 {
+        "so reusing one connection (长连接) multiplies the rate, as the lesson says"
+    } else {
+        "so here reusing one connection (长连接) gains little"
+    };
+    report::say(
+        &format!(
+            "What this shows: here a connection's set-up and tear-down cost {client}, {times} times \
+             the request itself on an open connection ({}), {verdict}. What it does not: loopback has \
+             no network delay; across a network every request waits a round trip and every new \
+             connection one more for its handshake, so there the ratio is smaller but the time lost \
+             per request larger; one client only, on this machine; differences within the ± are noise.",
+            report::duration(request)
+        ),
+        "",
     );
     Ok(())
 }

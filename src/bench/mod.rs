@@ -185,15 +185,24 @@ pub fn main(args: &[String]) -> ExitCode {
 fn print_preamble(programs: &Programs, settings: &Settings) {
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
     println!("socket-lessons bench: the lessons' claims, measured on this machine");
-    println!("  build:    {}", programs.describe());
-    println!(
-        "  machine:  {cores} CPU cores ({}), shared by the clients (threads of the bench) and the server measured",
-        std::env::consts::OS
-    );
-    println!("  network:  127.0.0.1 only (loopback: no wire, no router, no packet loss)");
-    println!(
-        "  stdout:   every server's stdout goes to the null device: a server still formats each line\n            and makes each write system call, as into a file; no terminal draws it and the bench\n            spends no CPU reading it, for every server alike"
-    );
+    let lines = [
+        format!("build: {}", programs.describe()),
+        format!(
+            "machine: {cores} CPU cores ({}), shared by the clients (threads of the bench) and the \
+             server measured",
+            std::env::consts::OS
+        ),
+        "network: 127.0.0.1 only (loopback: no wire, no router, no packet loss)".to_string(),
+        "stdout: every server's stdout goes to the null device: a server still formats each line \
+         and makes each write system call, as into a file; no terminal draws it and the bench \
+         spends no CPU reading it, for every server alike"
+            .to_string(),
+    ];
+    for line in lines {
+        // `  build:    release ...`, the label padded to one width.
+        let (label, text) = line.split_once(' ').unwrap_or((&line, ""));
+        report::say_after(&format!("  {label:<9} "), text, "            ");
+    }
     if settings.quick {
         println!("  --quick:  tiny runs to check that the bench works; these numbers mean nothing");
     }

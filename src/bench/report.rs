@@ -97,6 +97,51 @@ pub fn memory(kib: f64) -> String {
     }
 }
 
+/// The width of the prose around the tables.
+const WIDTH: usize = 100;
+
+/// Prints `text` as a paragraph, wrapped at word boundaries; lines after the first
+/// start with `indent`, the first with the text's own leading spaces.
+pub fn say(text: &str, indent: &str) {
+    let trimmed = text.trim_start();
+    say_after(&text[..text.len() - trimmed.len()], trimmed, indent);
+}
+
+/// Like `say`, with the first line starting with `first` (such as `  build:    `).
+pub fn say_after(first: &str, text: &str, indent: &str) {
+    let mut line = first.to_string();
+    let mut empty = true; // nothing but the prefix on this line yet
+    // A unit stays on the line of its number: `214 µs` is one word here.
+    let mut words: Vec<String> = Vec::new();
+    for word in text.split_whitespace() {
+        match words.last_mut() {
+            Some(last)
+                if ["µs", "ms", "s", "MiB"]
+                    .contains(&word.trim_end_matches([',', ';', '.', ')'])) =>
+            {
+                last.push(' ');
+                last.push_str(word);
+            }
+            _ => words.push(word.to_string()),
+        }
+    }
+    for word in &words {
+        if !empty && line.chars().count() + 1 + word.chars().count() > WIDTH {
+            println!("{line}");
+            line = indent.to_string();
+            empty = true;
+        }
+        if !empty {
+            line.push(' ');
+        }
+        line.push_str(word);
+        empty = false;
+    }
+    if !empty {
+        println!("{line}");
+    }
+}
+
 /// The width of a full bar.
 const BAR: usize = 24;
 
