@@ -53,6 +53,8 @@ fn quick_bench_prints_both_tables_with_sane_numbers() {
         String::from_utf8_lossy(&out.stderr)
     );
     let linux = cfg!(target_os = "linux");
+    // The sentences are wrapped to the terminal: read them as one line.
+    let prose = stdout.split_whitespace().collect::<Vec<_>>().join(" ");
 
     // Lesson 05: both rows, each with a rate, p50 and p99 (a p99 never below its p50).
     assert!(stdout.contains("Lesson 05 · short vs long connections"));
@@ -63,7 +65,7 @@ fn quick_bench_prints_both_tables_with_sane_numbers() {
         let (p50, p99) = (seconds(cells[2], cells[3]), seconds(cells[4], cells[5]));
         assert!(p50 > 0.0 && p99 >= p50, "{label}: {cells:?}");
     }
-    assert!(stdout.contains("One long connection serves "));
+    assert!(prose.contains("One long connection serves "), "{stdout}");
 
     // Lesson 04: a row per client count and server, with numbers, or why it has none.
     assert!(stdout.contains("Lesson 04 · three ways to serve many clients"));
@@ -121,7 +123,8 @@ fn quick_bench_prints_both_tables_with_sane_numbers() {
         }
     }
     assert!(
-        stdout.contains("At 20 clients x 20 round trips: select-server / thread-per-connection = ")
+        prose.contains("At 20 clients x 20 round trips: select-server / thread-per-connection = "),
+        "{stdout}"
     );
     assert!(stdout.contains("bench: done in "));
 }

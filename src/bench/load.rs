@@ -153,7 +153,8 @@ fn client(
     let mut latencies = Vec::new();
     let mut sent = vec![start; connections.len()];
     let mut rounds = 0;
-    while Instant::now() < deadline && per_client.is_none_or(|n| rounds < n) {
+    // At least one round, however late this thread got to run; then until time is up.
+    loop {
         // One round: a request on every connection, then every reply in turn.
         for (conn, at) in connections.iter_mut().zip(&mut sent) {
             *at = Instant::now();
@@ -165,6 +166,9 @@ fn client(
             latencies.push(nanos(at.elapsed()));
         }
         rounds += 1;
+        if Instant::now() >= deadline || per_client.is_some_and(|n| rounds >= n) {
+            break;
+        }
     }
     let end = Instant::now();
     Ok(Part {
@@ -258,10 +262,14 @@ fn run_single(
 ) -> Result<Outcome, String> {
     let start = Instant::now();
     let mut latencies = Vec::new();
-    while start.elapsed() < limit {
+    // At least one request; then until time is up.
+    loop {
         let at = Instant::now();
         request()?;
         latencies.push(nanos(at.elapsed()));
+        if start.elapsed() >= limit {
+            break;
+        }
     }
     Ok(Outcome {
         round_trips: latencies.len(),
