@@ -185,7 +185,7 @@ pub fn main(args: &[String]) -> ExitCode {
 fn print_preamble(programs: &Programs, settings: &Settings) {
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
     println!("socket-lessons bench: the lessons' claims, measured on this machine");
-    let lines = [
+    let mut lines = vec![
         format!("build: {}", programs.describe()),
         format!(
             "machine: {cores} CPU cores ({}), shared by the clients (threads of the bench) and the \
@@ -198,6 +198,16 @@ fn print_preamble(programs: &Programs, settings: &Settings) {
          spends no CPU reading it, for every server alike"
             .to_string(),
     ];
+    if let Some(load) = server::load_average() {
+        let busy = if load > cores as f64 * 0.5 {
+            "other programs are running: expect more noise"
+        } else {
+            "quiet"
+        };
+        lines.push(format!(
+            "load: {load:.1} (the 1-minute load average, from /proc/loadavg; {cores} cores): {busy}"
+        ));
+    }
     for line in lines {
         // `  build:    release ...`, the label padded to one width.
         let (label, text) = line.split_once(' ').unwrap_or((&line, ""));

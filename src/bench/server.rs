@@ -197,3 +197,9 @@ pub fn open_file_limit() -> Option<u64> {
         .parse()
         .ok()
 }
+
+/// The 1-minute load average: how many programs wanted a CPU, on average (Linux).
+pub fn load_average() -> Option<f64> {
+    let text = std::fs::read_to_string("/proc/loadavg").ok()?;
+    text.split_whitespace().next()?.parse().ok()
+}
