@@ -283,9 +283,6 @@ fn run_single(
 /// The time the calling thread has spent on a CPU, to the nanosecond (Linux keeps it in
 /// /proc/thread-self/schedstat, when the kernel keeps scheduler statistics).
 fn thread_cpu() -> Option<Duration> {
-    if !cfg!(target_os = "linux") {
-        return None;
-    }
     let text = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
     let nanos = text.split_whitespace().next()?.parse().ok()?;
     Some(Duration::from_nanos(nanos))

@@ -128,7 +128,7 @@ impl Sample {
         }
     }
 
-    #[cfg(target_os = "linux")]
+    /// None where there is no Linux /proc (the files are not there, so nothing is read).
     fn of(pid: u32) -> Option<Sample> {
         let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
         // Fields after the command name, which is in parentheses and may hold spaces:
@@ -148,15 +148,9 @@ impl Sample {
             rss_kib: field("VmRSS:")?,
         })
     }
-
-    #[cfg(not(target_os = "linux"))]
-    fn of(_pid: u32) -> Option<Sample> {
-        None
-    }
 }
 
 /// The sum of the first field (nanoseconds on a CPU) of every thread's schedstat.
-#[cfg(target_os = "linux")]
 fn live_cpu(pid: u32) -> Option<Duration> {
     let mut nanos = 0u64;
     for task in std::fs::read_dir(format!("/proc/{pid}/task"))
@@ -173,7 +167,6 @@ fn live_cpu(pid: u32) -> Option<Duration> {
 
 /// The unit of /proc's CPU times (USER_HZ): `getconf CLK_TCK` says it; 100 on Linux's
 /// common architectures when getconf cannot be asked.
-#[cfg(target_os = "linux")]
 fn clock_ticks_per_second() -> f64 {
     static TICKS: std::sync::OnceLock<f64> = std::sync::OnceLock::new();
     *TICKS.get_or_init(|| {
