@@ -123,7 +123,7 @@ fn quick_bench_prints_both_tables_with_sane_numbers() {
         }
     }
     assert!(
-        prose.contains("At 20 clients x 20 round trips: select-server / thread-per-connection = "),
+        prose.contains("At 20 clients x 10 round trips: select-server / thread-per-connection = "),
         "{stdout}"
     );
     assert!(stdout.contains("bench: done in "));

@@ -65,12 +65,12 @@ impl Settings {
             Settings {
                 quick,
                 runs: 2,
-                window05: Duration::from_millis(40),
-                window04: Duration::from_millis(25),
+                window05: Duration::from_millis(15),
+                window04: Duration::from_millis(10),
                 clients04: &[1, 20],
                 issue_clients: 20,
                 issue_runs: 2,
-                issue_round_trips: 20,
+                issue_round_trips: 10,
                 issue_limit: Duration::from_millis(200),
             }
         } else {
