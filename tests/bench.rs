@@ -56,16 +56,31 @@ fn quick_bench_prints_both_tables_with_sane_numbers() {
     // The sentences are wrapped to the terminal: read them as one line.
     let prose = stdout.split_whitespace().collect::<Vec<_>>().join(" ");
 
-    // Lesson 05: both rows, each with a rate, p50 and p99 (a p99 never below its p50).
+    // Lesson 05: both rows for 1 and 10 clients, each with a rate, p50 and p99 (a p99
+    // never below its p50).
     assert!(stdout.contains("Lesson 05 · short vs long connections"));
-    for label in ["short: a new one per request", "long: one for all requests"] {
-        let cells = row(&stdout, label);
-        assert!(rate(cells[0]) > 0.0, "{label}: {cells:?}");
-        assert!(cells[1].starts_with('±'), "{label}: {cells:?}");
-        let (p50, p99) = (seconds(cells[2], cells[3]), seconds(cells[4], cells[5]));
-        assert!(p50 > 0.0 && p99 >= p50, "{label}: {cells:?}");
+    for clients in [1, 10] {
+        for connection in ["short: a new one per request", "long: one for all requests"] {
+            let label = format!("{clients}  {connection}");
+            let cells = row(&stdout, &label);
+            assert!(rate(cells[0]) > 0.0, "{label}: {cells:?}");
+            assert!(cells[1].starts_with('±'), "{label}: {cells:?}");
+            let (p50, p99) = (seconds(cells[2], cells[3]), seconds(cells[4], cells[5]));
+            assert!(p50 > 0.0 && p99 >= p50, "{label}: {cells:?}");
+        }
     }
-    assert!(prose.contains("One long connection serves "), "{stdout}");
+    for clients in ["one client", "10 clients"] {
+        assert!(
+            prose.contains(&format!(
+                "With {clients}: a connection's set-up and tear-down"
+            )),
+            "{stdout}"
+        );
+    }
+    assert!(
+        prose.contains("one long connection per client serves "),
+        "{stdout}"
+    );
 
     // Lesson 04: a row per client count and server, with numbers, or why it has none.
     assert!(stdout.contains("Lesson 04 · three ways to serve many clients"));

@@ -152,12 +152,14 @@ fn plan(settings: &Settings, clients: usize) -> Plan {
             clients,
             limit: settings.issue_limit,
             per_client: Some(settings.issue_round_trips),
+            fresh: false,
         }
     } else {
         Plan {
             clients,
             limit: settings.window04,
             per_client: None,
+            fresh: false,
         }
     }
 }
@@ -372,11 +374,27 @@ fn print_findings(settings: &Settings, points: &[Vec<Point>], quiet: bool) {
         let cpu = |p: &Point| median_of(&p.runs, |r| r.cpu_per.map(|c| c.as_secs_f64()));
         if let (Some(spin), Some(sel)) = (cpu(&points[ci][POLLING_SPIN]), cpu(&points[ci][SELECT]))
         {
+            let p50 = |p: &Point| median_of(&p.runs, |r| Some(r.p50.as_secs_f64()));
+            let spin_use = median_of(&points[ci][POLLING_SPIN].runs, |r| r.cpu_use);
+            let sooner = match (
+                p50(&points[ci][POLLING_SPIN]),
+                p50(&points[ci][SELECT]),
+                spin_use,
+            ) {
+                (Some(a), Some(b), Some(busy)) if a < b => format!(
+                    " It answered sooner (p50 {} against {}): a loop that never sleeps never waits \
+                     to be woken up, and pays for that with a core ({:.0}% CPU use).",
+                    report::duration(Duration::from_secs_f64(a)),
+                    report::duration(Duration::from_secs_f64(b)),
+                    busy * 100.0
+                ),
+                _ => String::new(),
+            };
             report::say(
                 &format!(
                     "At 1 client, nonblocking-server --idle-ms 0 (the original's loop) spent {} of CPU \
                      per round trip, select-server {}: while the client is away, polling keeps asking \
-                     a socket that has nothing to say, and poll sleeps until it has.",
+                     a socket that has nothing to say, and poll sleeps until it has.{sooner}",
                     report::duration(Duration::from_secs_f64(spin)),
                     report::duration(Duration::from_secs_f64(sel))
                 ),

@@ -1,12 +1,13 @@
-//! Lesson 05: short connections (短连接) against one long connection (长连接). The same
-//! request, `a2` (the square of 2), answered `d4.0` by short-server, sent by one client
-//! one at a time: over a new connection each time, then over one connection for all.
+//! Lesson 05: short connections (短连接) against long connections (长连接). The same
+//! request, `a2` (the square of 2), answered `d4.0` by short-server: over a new connection
+//! each time, then over one connection for all, first from one client, then from ten.
 
+use std::path::Path;
 use std::time::Duration;
 
 use super::Settings;
 use super::build::Programs;
-use super::load::{self, Exchange, Outcome};
+use super::load::{self, Exchange, Plan};
 use super::report::{self, Spread, Table};
 use super::server::Running;
 
@@ -17,42 +18,55 @@ const EXCHANGE: Exchange = Exchange {
     reply: b"d4.0",
 };
 
-#[derive(Clone, Copy, PartialEq)]
-enum Mode {
-    Short,
-    Long,
-}
-
-/// One run of one mode.
+/// One run of one row.
 struct Run {
     rate: f64,
-    /// The mean time of a request (one client, one at a time: elapsed / requests).
-    mean: Duration,
     p50: Duration,
     p99: Duration,
-    /// The server's CPU time per request (Linux).
+    /// The server's CPU time per request (Linux; None when the run was too short).
     cpu: Option<Duration>,
+}
+
+/// The runs of the short and the long row for one number of clients.
+struct Rows {
+    clients: usize,
+    short: Vec<Run>,
+    long: Vec<Run>,
 }
 
 pub fn run(programs: &Programs, settings: &Settings) -> Result<(), String> {
     let program = programs.path("short-server")?;
     eprint!("bench: lesson 05 ");
-    let mut short = Vec::new();
-    let mut long = Vec::new();
+    let mut rows: Vec<Rows> = settings
+        .clients05
+        .iter()
+        .map(|&clients| Rows {
+            clients,
+            short: Vec::new(),
+            long: Vec::new(),
+        })
+        .collect();
     // Short and long take turns, so that a change in the machine's load hits both.
     for _ in 0..settings.runs {
-        short.push(measure(&program, Mode::Short, settings.window05)?);
-        long.push(measure(&program, Mode::Long, settings.window05)?);
-        eprint!("..");
+        for row in &mut rows {
+            row.short
+                .push(measure(&program, row.clients, true, settings.window05)?);
+            row.long
+                .push(measure(&program, row.clients, false, settings.window05)?);
+            eprint!(".");
+        }
     }
     eprintln!();
 
     println!(
-        "\nLesson 05 · short vs long connections: `a2` -> `d4.0` to short-server, one client, one request at a time"
+        "\nLesson 05 · short vs long connections: `a2` -> `d4.0` to short-server, each client one request at a time"
     );
     report::say(
         &format!(
-            "{} runs of {} per row, each with a fresh server; the median, ± half the range of the runs.",
+            "{} runs of {} per row, each with a fresh server; the median, ± half the range of the \
+             runs. Short: a new connection per request, the way short-client does it (connect, send, \
+             shut down the sending side, read the reply until the server closes). Long: one \
+             connection per client for all its requests.",
             settings.runs,
             report::duration(settings.window05)
         ),
@@ -60,6 +74,7 @@ pub fn run(programs: &Programs, settings: &Settings) -> Result<(), String> {
     );
     let mut table = Table::new(
         vec![
+            "clients",
             "connection",
             "requests/s",
             "p50",
@@ -67,96 +82,111 @@ pub fn run(programs: &Programs, settings: &Settings) -> Result<(), String> {
             "server CPU/request",
             "",
         ],
-        "lrrrrl",
+        "rlrrrrl",
     );
-    let best = median(&long, |r| r.rate).max(median(&short, |r| r.rate));
-    for (label, runs) in [
-        ("short: a new one per request", &short),
-        ("long: one for all requests", &long),
-    ] {
-        let rate = spread_of(runs, |r| r.rate);
-        table.row(vec![
-            label.to_string(),
-            format!("{} {}", report::rate(rate.median), rate.plus_minus()),
-            report::duration(median_duration(runs, |r| r.p50)),
-            report::duration(median_duration(runs, |r| r.p99)),
-            cpu_text(runs),
-            report::bar(rate.median, best),
-        ]);
+    let best = rows
+        .iter()
+        .flat_map(|r| [&r.short, &r.long])
+        .map(|runs| median(runs, |r| r.rate))
+        .fold(0.0, f64::max);
+    for (i, row) in rows.iter().enumerate() {
+        if i > 0 {
+            table.gap();
+        }
+        for (label, runs) in [
+            ("short: a new one per request", &row.short),
+            ("long: one for all requests", &row.long),
+        ] {
+            let rate = spread_of(runs, |r| r.rate);
+            table.row(vec![
+                row.clients.to_string(),
+                label.to_string(),
+                format!("{} {}", report::rate(rate.median), rate.plus_minus()),
+                report::duration(median_duration(runs, |r| r.p50)),
+                report::duration(median_duration(runs, |r| r.p99)),
+                cpu_text(runs),
+                report::bar(rate.median, best),
+            ]);
+        }
     }
     print!("{}", table.render());
+    println!();
+    for row in &rows {
+        print_findings(row);
+    }
+    report::say(
+        "What this shows: what a connection's set-up and tear-down cost here, against the request \
+         itself. With one client the two programs take turns: each request waits for the other \
+         side to be woken up, which on an otherwise idle machine can take longer than the work; \
+         with ten clients the cores stay busy and the rate shows the work, where the extra \
+         connections cost most. What it does not: loopback has no network delay; across a network \
+         every request waits a round trip and every new connection one more for its handshake, so \
+         there the ratio is smaller but the time lost per request larger; this machine only; \
+         differences within the ± are noise.",
+        "",
+    );
+    Ok(())
+}
 
+/// The sentences for one number of clients: the cost of a connection, and the ratio.
+fn print_findings(row: &Rows) {
     // Per run: what the connection added (short minus long), and long / short.
-    let pairs: Vec<(&Run, &Run)> = short.iter().zip(&long).collect();
-    let added = spread_of(&pairs, |(s, l)| s.mean.as_secs_f64() - l.mean.as_secs_f64());
+    let pairs: Vec<(&Run, &Run)> = row.short.iter().zip(&row.long).collect();
+    // 1 / rate: the time per request: one client's wait, or the machine's time for each.
+    let added = spread_of(&pairs, |(s, l)| 1.0 / s.rate - 1.0 / l.rate);
     let ratio = spread_of(&pairs, |(s, l)| l.rate / s.rate);
     let cpu_added = pairs
         .iter()
         .map(|(s, l)| Some(s.cpu?.as_secs_f64() - l.cpu?.as_secs_f64()))
         .collect::<Option<Vec<f64>>>()
         .and_then(|v| Spread::of(&v));
-    let client = report::duration(Duration::from_secs_f64(added.median.max(0.0)));
     let server_cpu = match cpu_added {
         Some(cpu) => format!(
-            " and short-server about {} of CPU time",
+            " and short-server {} of CPU time",
             report::duration(Duration::from_secs_f64(cpu.median.max(0.0)))
         ),
         None => String::new(),
     };
-    println!();
+    let clients = match row.clients {
+        1 => "one client".to_string(),
+        n => format!("{n} clients"),
+    };
     report::say(
         &format!(
-            "One connection's set-up and tear-down (connect, a server thread, close) costs the client \
-             about {client} (mean time per request, short minus long){server_cpu}. One long connection \
-             serves {} as many requests per second as short connections (per run: median (lowest-highest)).",
+            "With {clients}: a connection's set-up and tear-down (connect, a server thread, close) \
+             added about {} per request (1 / requests/s, short minus long){server_cpu}; one long \
+             connection per client serves {} as many requests per second as short ones (per run: \
+             median (lowest-highest)).",
+            report::duration(Duration::from_secs_f64(added.median.max(0.0))),
             ratio.ratio()
         ),
-        "",
+        "  ",
     );
-    let request = Duration::from_secs_f64(median(&long, |r| r.mean.as_secs_f64()));
-    let times = match added.median / request.as_secs_f64().max(1e-9) {
-        t if t < 10.0 => format!("{t:.1}"),
-        t => format!("{t:.0}"),
-    };
-    let verdict = if ratio.median >= 1.5 {
-        "so reusing one connection (长连接) multiplies the rate, as the lesson says"
-    } else {
-        "so here reusing one connection (长连接) gains little"
-    };
-    report::say(
-        &format!(
-            "What this shows: here a connection's set-up and tear-down cost {client}, {times} times \
-             the request itself on an open connection ({}), {verdict}. What it does not: loopback has \
-             no network delay; across a network every request waits a round trip and every new \
-             connection one more for its handshake, so there the ratio is smaller but the time lost \
-             per request larger; one client only, on this machine; differences within the ± are noise.",
-            report::duration(request)
-        ),
-        "",
-    );
-    Ok(())
 }
 
-fn measure(program: &std::path::Path, mode: Mode, window: Duration) -> Result<Run, String> {
+fn measure(program: &Path, clients: usize, fresh: bool, window: Duration) -> Result<Run, String> {
     let server = Running::start(program, &[], "short-server")?;
-    let before = server.sample();
-    let outcome: Outcome = match mode {
-        Mode::Short => load::run_short(server.addr(), window, EXCHANGE)?,
-        Mode::Long => load::run_long(server.addr(), window, EXCHANGE)?,
+    let plan = Plan {
+        clients,
+        limit: window,
+        per_client: None,
+        fresh,
     };
+    let mut before = None;
+    let outcome = load::run_echo(server.addr(), &plan, EXCHANGE, || before = server.sample())?;
     let after = server.sample();
-    let requests = outcome.round_trips.max(1);
+    drop(server);
+    let requests = outcome.round_trips.max(1) as u32;
     let mut latencies = outcome.latencies;
     latencies.sort_unstable();
     Ok(Run {
         rate: outcome.round_trips as f64 / outcome.elapsed.as_secs_f64(),
-        mean: outcome.elapsed / requests as u32,
         p50: report::percentile(&latencies, 50.0),
         p99: report::percentile(&latencies, 99.0),
         cpu: before
             .zip(after)
             // In clock ticks: short-server's threads end with their connections.
-            .map(|(b, a)| b.cpu_until(&a, false) / requests as u32)
+            .map(|(b, a)| b.cpu_until(&a, false) / requests)
             .filter(|cpu| !cpu.is_zero()), // a run shorter than a tick: not measured
     })
 }

@@ -7,6 +7,9 @@
 //! reads each reply in turn. So 1000 clients are 1000 connections with a request in
 //! flight on each, served by 20 threads instead of 1000 (on 2 cores, 1000 client threads
 //! would measure the scheduler more than the server).
+//!
+//! Short connections (lesson 05) instead open a connection for every request, one client
+//! after the other within a thread.
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
@@ -34,6 +37,8 @@ pub struct Plan {
     pub limit: Duration,
     /// ...or once each client has made this many round trips.
     pub per_client: Option<usize>,
+    /// Short connections: every request on a connection of its own (lesson 05).
+    pub fresh: bool,
 }
 
 /// What the clients measured.
@@ -66,11 +71,21 @@ pub fn run_echo(
         // Thread t gets an equal share; the first few take one more each.
         let share = plan.clients / threads + usize::from(t < plan.clients % threads);
         let gate = Arc::clone(&gate);
-        let (limit, per_client) = (plan.limit, plan.per_client);
+        let (limit, per_client, fresh) = (plan.limit, plan.per_client, plan.fresh);
         let spawned = thread::Builder::new()
             .name(format!("bench-client-{t}"))
             .stack_size(256 * 1024)
-            .spawn(move || client(addr, share, exchange, limit, per_client, &gate));
+            .spawn(move || {
+                let load = Load {
+                    addr,
+                    share,
+                    exchange,
+                    limit,
+                    per_client,
+                    fresh,
+                };
+                client(&load, &gate)
+            });
         match spawned {
             Ok(handle) => handles.push(handle),
             Err(e) => {
@@ -126,25 +141,41 @@ struct Part {
     connections: Vec<TcpStream>,
 }
 
-fn client(
+/// What one client thread does.
+struct Load {
     addr: SocketAddr,
+    /// How many of the clients this thread is.
     share: usize,
     exchange: Exchange,
     limit: Duration,
     per_client: Option<usize>,
-    gate: &Gate,
-) -> Result<Part, String> {
+    fresh: bool,
+}
+
+fn client(load: &Load, gate: &Gate) -> Result<Part, String> {
+    let Load {
+        addr,
+        share,
+        exchange,
+        limit,
+        per_client,
+        fresh,
+    } = *load;
     let mut connections = Vec::with_capacity(share);
-    let mut failure = None;
-    for _ in 0..share {
-        match connect(addr).and_then(|mut c| round_trip(&mut c, exchange).map(|_| c)) {
-            Ok(c) => connections.push(c),
-            Err(why) => {
-                failure = Some(why);
-                break;
-            }
-        }
-    }
+    // Checked before the clock starts: the server answers (and, for long connections,
+    // every connection is open and accepted).
+    let failure = if fresh {
+        short_request(addr, exchange).err()
+    } else {
+        (0..share)
+            .try_for_each(|_| {
+                let mut conn = connect(addr)?;
+                round_trip(&mut conn, exchange)?;
+                connections.push(conn);
+                Ok::<(), String>(())
+            })
+            .err()
+    };
     let Some(start) = gate.arrive(failure.clone()) else {
         return Err(failure.unwrap_or_else(|| "stopped: another client failed".to_string()));
     };
@@ -155,6 +186,14 @@ fn client(
     let mut rounds = 0;
     // At least one round, however late this thread got to run; then until time is up.
     loop {
+        if fresh {
+            // One round: a short connection for each of this thread's clients in turn.
+            for _ in 0..share {
+                let at = Instant::now();
+                short_request(addr, exchange)?;
+                latencies.push(nanos(at.elapsed()));
+            }
+        }
         // One round: a request on every connection, then every reply in turn.
         for (conn, at) in connections.iter_mut().zip(&mut sent) {
             *at = Instant::now();
@@ -226,58 +265,20 @@ fn nanos(d: Duration) -> u32 {
     u32::try_from(d.as_nanos()).unwrap_or(u32::MAX)
 }
 
-/// Lesson 05, short connections: each request on a connection of its own, the way
-/// short-client does it: connect, send, close our sending side (the end of the request),
-/// read the reply until the server closes. One client, one request at a time.
-pub fn run_short(addr: SocketAddr, limit: Duration, exchange: Exchange) -> Result<Outcome, String> {
-    run_single(limit, || {
-        let mut conn = connect(addr)?;
-        conn.write_all(exchange.request)
-            .map_err(|e| format!("cannot send a request: {e}"))?;
-        conn.shutdown(Shutdown::Write)
-            .map_err(|e| format!("cannot close the sending side: {e}"))?;
-        let mut got = Vec::new();
-        (&mut conn)
-            .take(64)
-            .read_to_end(&mut got)
-            .map_err(|e| format!("no reply from the server: {e}"))?;
-        check(&got, exchange.reply)
-    })
-}
-
-/// Lesson 05, one long connection: the same requests, one after the other, on one
-/// connection opened before the clock starts.
-pub fn run_long(addr: SocketAddr, limit: Duration, exchange: Exchange) -> Result<Outcome, String> {
+/// One request on a connection of its own, the way short-client does it: connect, send,
+/// close our sending side (the end of the request), read the reply until the server closes.
+fn short_request(addr: SocketAddr, exchange: Exchange) -> Result<(), String> {
     let mut conn = connect(addr)?;
-    round_trip(&mut conn, exchange)?;
-    let mut outcome = run_single(limit, || round_trip(&mut conn, exchange).map(|_| ()))?;
-    outcome._connections.push(conn);
-    Ok(outcome)
-}
-
-/// Repeats `request` until `limit` has passed, timing each.
-fn run_single(
-    limit: Duration,
-    mut request: impl FnMut() -> Result<(), String>,
-) -> Result<Outcome, String> {
-    let start = Instant::now();
-    let mut latencies = Vec::new();
-    // At least one request; then until time is up.
-    loop {
-        let at = Instant::now();
-        request()?;
-        latencies.push(nanos(at.elapsed()));
-        if start.elapsed() >= limit {
-            break;
-        }
-    }
-    Ok(Outcome {
-        round_trips: latencies.len(),
-        elapsed: start.elapsed(),
-        latencies,
-        clients_cpu: None,
-        _connections: Vec::new(),
-    })
+    conn.write_all(exchange.request)
+        .map_err(|e| format!("cannot send a request: {e}"))?;
+    conn.shutdown(Shutdown::Write)
+        .map_err(|e| format!("cannot close the sending side: {e}"))?;
+    let mut got = Vec::new();
+    (&mut conn)
+        .take(64)
+        .read_to_end(&mut got)
+        .map_err(|e| format!("no reply from the server: {e}"))?;
+    check(&got, exchange.reply)
 }
 
 /// The time the calling thread has spent on a CPU, to the nanosecond (Linux keeps it in

@@ -44,8 +44,9 @@ pub struct Settings {
     pub quick: bool,
     /// How many times each point runs (each run with fresh servers and connections).
     pub runs: usize,
-    /// How long one run of lesson 05 sends requests.
+    /// How long one run of lesson 05 sends requests, and from how many clients.
     pub window05: Duration,
+    pub clients05: &'static [usize],
     /// How long one run of lesson 04 sends round trips.
     pub window04: Duration,
     /// The numbers of concurrent clients of lesson 04.
@@ -66,6 +67,7 @@ impl Settings {
                 quick,
                 runs: 2,
                 window05: Duration::from_millis(15),
+                clients05: &[1, 10],
                 window04: Duration::from_millis(10),
                 clients04: &[1, 20],
                 issue_clients: 20,
@@ -77,7 +79,8 @@ impl Settings {
             Settings {
                 quick,
                 runs: 3,
-                window05: Duration::from_millis(750),
+                window05: Duration::from_millis(500),
+                clients05: &[1, 10],
                 window04: Duration::from_millis(500),
                 clients04: &[1, 10, 20, 100, 1000],
                 issue_clients: 20,
