@@ -6,7 +6,9 @@
 //! `cargo run -- 01` runs one lesson, `cargo run -- --list` lists them.
 //! A lesson joins the tour with one module in src/tour/ and one line in LESSONS.
 //! `cargo run -- compare ...` compares the programs with the Python originals (src/compare/).
+//! `cargo run --release -- bench` measures lessons 04 and 05 instead (src/bench/).
 
+mod bench;
 mod compare;
 mod tour;
 
@@ -52,6 +54,7 @@ const LESSONS: &[Lesson] = &[
 const HELP: &str = "\
 usage: cargo run [-- LESSON... | --list]
        cargo run -- compare --originals DIR [LESSON...]   (see `cargo run -- compare --help`)
+       cargo run --release -- bench [--quick] [LESSON...]   (see `cargo run -- bench --help`)
 
 The tour of socket-lessons: runs each lesson's programs on free loopback ports and
 prints what they print, then one verdict line per lesson (exit status 1 if any failed).
@@ -64,6 +67,9 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.first().is_some_and(|a| a == "compare") {
         return compare::main(&args[1..]);
+    }
+    if args.first().is_some_and(|a| a == "bench") {
+        return bench::main(&args[1..]);
     }
     if args.iter().any(|a| a == "--help" || a == "-h") {
         print!("{HELP}");

@@ -1,0 +1,156 @@
+//! `socket-lessons bench --quick`: the bench runs end to end and prints both tables with
+//! every row, and its numbers are sane. (Its numbers are not checked against each other:
+//! speed is measured by the bench, not timed in tests.)
+
+use std::time::Duration;
+
+use assert_cmd::Command;
+use socket_lessons::binary;
+
+fn bench(args: &[&str]) -> Command {
+    let mut cmd = Command::new(binary("socket-lessons").unwrap());
+    cmd.arg("bench").args(args).timeout(Duration::from_secs(60));
+    cmd
+}
+
+/// `152k`, `21.3k`, `501` as a number.
+fn rate(text: &str) -> f64 {
+    match text.strip_suffix('k') {
+        Some(thousands) => thousands.parse::<f64>().unwrap() * 1000.0,
+        None => text.parse().unwrap(),
+    }
+}
+
+/// `5.2 µs`, `14 ms`, `1.5 s` in seconds.
+fn seconds(value: &str, unit: &str) -> f64 {
+    let v: f64 = value.parse().unwrap();
+    match unit {
+        "µs" => v / 1e6,
+        "ms" => v / 1e3,
+        "s" => v,
+        other => panic!("unknown unit {other}"),
+    }
+}
+
+/// The table row that starts with `label` (after the leading spaces), split into words.
+fn row<'a>(stdout: &'a str, label: &str) -> Vec<&'a str> {
+    let line = stdout
+        .lines()
+        .find(|l| l.trim_start().starts_with(label))
+        .unwrap_or_else(|| panic!("no row {label:?} in:\n{stdout}"));
+    line.trim_start()[label.len()..]
+        .split_whitespace()
+        .collect()
+}
+
+#[test]
+fn quick_bench_prints_both_tables_with_sane_numbers() {
+    let out = bench(&["--quick"]).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "bench --quick failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let linux = cfg!(target_os = "linux");
+    // The sentences are wrapped to the terminal: read them as one line.
+    let prose = stdout.split_whitespace().collect::<Vec<_>>().join(" ");
+
+    // Lesson 05: both rows for 1 and 10 clients, each with a rate, p50 and p99 (a p99
+    // never below its p50).
+    assert!(stdout.contains("Lesson 05 · short vs long connections"));
+    for clients in [1, 10] {
+        for connection in ["short: a new one per request", "long: one for all requests"] {
+            let label = format!("{clients}  {connection}");
+            let cells = row(&stdout, &label);
+            assert!(rate(cells[0]) > 0.0, "{label}: {cells:?}");
+            assert!(cells[1].starts_with('±'), "{label}: {cells:?}");
+            let (p50, p99) = (seconds(cells[2], cells[3]), seconds(cells[4], cells[5]));
+            assert!(p50 > 0.0 && p99 >= p50, "{label}: {cells:?}");
+        }
+    }
+    for clients in ["one client", "10 clients"] {
+        assert!(
+            prose.contains(&format!(
+                "With {clients}: a connection's set-up and tear-down"
+            )),
+            "{stdout}"
+        );
+    }
+    assert!(
+        prose.contains("one long connection per client serves "),
+        "{stdout}"
+    );
+
+    // Lesson 04: a row per client count and server, with numbers, or why it has none.
+    assert!(stdout.contains("Lesson 04 · three ways to serve many clients"));
+    let quiet = {
+        let help = std::process::Command::new(binary("select-server").unwrap())
+            .arg("--help")
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&help.stdout).contains("--quiet")
+    };
+    let servers = [
+        "thread-per-connection",
+        "nonblocking-server",
+        "nonblocking-server --idle-ms 0",
+        "select-server",
+        "select-server --quiet",
+    ];
+    for clients in [1, 20] {
+        for server in servers {
+            let label = format!("{clients}  {server} ");
+            // Not the row of the same server with an option (`select-server --quiet`).
+            let line = stdout
+                .lines()
+                .map(str::trim_start)
+                .find(|l| l.starts_with(&label) && !l[label.len()..].trim_start().starts_with("--"))
+                .unwrap_or_else(|| panic!("no row {label:?} in:\n{stdout}"));
+            let cells: Vec<&str> = line[label.len()..].split_whitespace().collect();
+            let select = server.starts_with("select-server");
+            if server.ends_with("--quiet") && !quiet {
+                assert_eq!(cells[..2], ["not", "available:"], "{line}");
+                continue;
+            }
+            if select && !cfg!(unix) {
+                assert!(line.contains("did not start"), "{line}");
+                continue;
+            }
+            assert!(rate(cells[0]) > 0.0, "{line}");
+            assert!(seconds(cells[2], cells[3]) > 0.0, "{line}");
+            if linux {
+                // CPU per round trip, CPU use, threads (one per client plus the
+                // listener for the baseline, one for the others), memory.
+                assert!(seconds(cells[6], cells[7]) > 0.0, "{line}");
+                let threads: usize = cells[9].parse().unwrap();
+                let expected = if server == "thread-per-connection" {
+                    clients + 1
+                } else {
+                    1
+                };
+                assert_eq!(threads, expected, "{line}");
+                assert_eq!(cells[11], "MiB", "{line}");
+                assert!(cells[10].parse::<f64>().unwrap() > 0.0, "{line}");
+            } else {
+                assert!(line.contains("not measured"), "{line}");
+            }
+        }
+    }
+    assert!(
+        prose.contains("At 20 clients x 10 round trips: select-server / thread-per-connection = "),
+        "{stdout}"
+    );
+    assert!(stdout.contains("bench: done in "));
+}
+
+#[test]
+fn only_lessons_04_and_05_have_a_bench() {
+    let out = bench(&["01"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "bench: nothing to measure for \"01\": lessons 04 and 05 have a bench\n\
+         usage: cargo run --release -- bench [--quick] [LESSON...]\n"
+    );
+}
