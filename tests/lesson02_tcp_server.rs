@@ -71,7 +71,13 @@ fn greeted(addr: &str) -> TcpStream {
 /// One answer of the server: what one read returns (each answer is one small write).
 fn read_reply(stream: &mut TcpStream) -> String {
     let mut buf = [0u8; 1024];
-    let n = stream.read(&mut buf).unwrap();
+    // A signal may interrupt the wait (EINTR): that is no answer yet, read again.
+    let n = loop {
+        match stream.read(&mut buf) {
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            other => break other.unwrap(),
+        }
+    };
     String::from_utf8(buf[..n].to_vec()).unwrap()
 }
 

@@ -275,7 +275,7 @@ fn a_slow_dribble_is_dropped_at_the_deadline_of_its_request() {
 
 #[test]
 fn telnet_lines_are_requests_and_each_has_its_own_deadline() {
-    let server = Server::start("short-server", &["--timeout-ms", "400"]).unwrap();
+    let server = Server::start("short-server", &["--timeout-ms", "300"]).unwrap();
     // What telnet sends for `a2` and Enter, and then for more lines.
     let mut telnet = connect(&server.addr()).unwrap();
     let port = telnet.local_addr().unwrap().port();
@@ -286,12 +286,12 @@ fn telnet_lines_are_requests_and_each_has_its_own_deadline() {
     assert_eq!(read_up_to(&mut telnet, 4), b"d9.0");
     telnet.write_all(b"\r\n").unwrap();
     // Each request has the whole limit, counted from the previous reply: requests
-    // 250 ms apart take longer than 400 ms together, and are all answered (150 ms to
+    // 180 ms apart take longer than 300 ms together, and are all answered (120 ms to
     // spare each, so that a loaded machine does not decide the outcome).
-    assert!(stays_silent(&mut telnet, Duration::from_millis(250)));
+    assert!(stays_silent(&mut telnet, Duration::from_millis(180)));
     telnet.write_all(b"b2\r\n").unwrap();
     assert_eq!(read_up_to(&mut telnet, 4), b"d8.0");
-    assert!(stays_silent(&mut telnet, Duration::from_millis(250)));
+    assert!(stays_silent(&mut telnet, Duration::from_millis(180)));
     telnet.write_all(b"d2\r\n").unwrap();
     assert_eq!(read_up_to(&mut telnet, 4), b"d2.0");
     // Then nothing more: dropped, and the log says what was answered.
@@ -299,7 +299,7 @@ fn telnet_lines_are_requests_and_each_has_its_own_deadline() {
     server
         .wait_for_stderr(&format!(
             "short-server: 127.0.0.1:{port}: answered 4 requests, then no new one came \
-             within 400ms; closing the connection\n"
+             within 300ms; closing the connection\n"
         ))
         .unwrap();
 }
