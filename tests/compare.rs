@@ -21,9 +21,14 @@ fn compare(args: &[&str]) -> Output {
         std::process::id(),
         RUNS.fetch_add(1, Ordering::Relaxed)
     );
-    let out = Command::new(binary("socket-lessons").unwrap())
+    // The programs this test binary already built: each compare would otherwise run
+    // its own `cargo build`, and those wait on each other for cargo's lock.
+    let programs = binary("socket-lessons").unwrap();
+    let bin_dir = programs.parent().unwrap();
+    let out = Command::new(&programs)
         .arg("compare")
         .args(args)
+        .env(socket_lessons::BIN_DIR_VAR, bin_dir)
         .env("SOCKET_LESSONS_COMPARE_TEST", &marker)
         .timeout(Duration::from_secs(60))
         .output()
@@ -257,13 +262,13 @@ fn an_original_that_never_exits_is_stopped_and_reported() {
         "--originals",
         fixtures.path(),
         "--step-timeout-ms",
-        "600",
+        "300",
         "04/pack",
     ]);
     let report = stdout(&out);
     assert_eq!(out.status.code(), Some(1), "{report}");
     assert!(
-        report.contains("\n-program: did not exit within 600 ms: stopped\n")
+        report.contains("\n-program: did not exit within 300 ms: stopped\n")
             && report.contains("\n+program: exit 0\n"),
         "{report}"
     );

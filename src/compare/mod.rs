@@ -295,21 +295,40 @@ struct ScenarioResult {
     rows: Vec<Row>,
 }
 
-/// The version of `python3`, or why it cannot run (within 10 seconds).
+/// The version of `python3`, or why it cannot run (within 10 seconds). It also
+/// remembers the interpreter's own path (`sys.executable`) for every later run: a
+/// `python3` found on PATH may be a launcher script (pyenv's costs 80 ms a start).
 fn python_version() -> Result<String, String> {
     let mut cmd = Command::new(python());
-    cmd.args(["-c", "import sys; print('%d.%d.%d' % sys.version_info[:3])"]);
+    cmd.args([
+        "-c",
+        "import sys; print('%d.%d.%d' % sys.version_info[:3]); print(sys.executable)",
+    ]);
     let mut proc = Proc::spawn(cmd, "").map_err(|_| format!("{} not found", python()))?;
     let exited = proc.wait_exit(Duration::from_secs(10));
     let out = proc.finish(None);
     if !exited || out.end != "exit 0" {
         return Err(format!("{} does not run ({})", python(), out.end));
     }
-    Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let mut lines = text.lines();
+    let version = lines.next().unwrap_or_default().trim().to_string();
+    if let Some(exe) = lines.next().map(str::trim).filter(|exe| !exe.is_empty()) {
+        let _ = PYTHON_EXE.set(exe.to_string());
+    }
+    Ok(version)
 }
 
+static PYTHON_EXE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// The interpreter as the instructor names it (COMPARE_PYTHON, or `python3`).
 fn python() -> String {
     std::env::var("COMPARE_PYTHON").unwrap_or_else(|_| "python3".to_string())
+}
+
+/// The interpreter to start the originals with: its own path once known.
+fn python_exe() -> String {
+    PYTHON_EXE.get().cloned().unwrap_or_else(python)
 }
 
 fn run_all(options: &Options) -> Result<bool, String> {

@@ -13,7 +13,7 @@ use socket_lessons::{binary, closed_port_addr, wait_until};
 use super::normalise::{self, Rule};
 use super::run::{Captured, Proc, TempDir, settle};
 use super::scenarios::{self, Addr, End, Prog, Scenario, ServerSpec};
-use super::{Combo, Ctx, Who, python, shim};
+use super::{Combo, Ctx, Who, python_exe, shim};
 
 /// What one combination printed: the server (if any) and each client.
 pub struct RunOut {
@@ -33,7 +33,7 @@ fn command(
 ) -> Result<Command, String> {
     if who == Who::Py && !ctx.self_test {
         let file = prog.file.ok_or("no original")?;
-        let mut cmd = Command::new(python());
+        let mut cmd = Command::new(python_exe());
         cmd.arg("-u").arg(file).args(prog.args);
         if let Some(dir) = &ctx.originals {
             cmd.current_dir(dir);

@@ -495,7 +495,7 @@ pub static SCENARIOS: &[Scenario] = &[
         what: "the accept loop, and one client (telnet in the document; ping-client here)",
         port: 9999,
         server: Some(server("accept_loop.py", "accept-printer", End::Stopped(1))),
-        clients: &[telnet(&["--timeout-ms", "300"])],
+        clients: &[telnet(&["--timeout-ms", "100"])],
         rules: &[Rule::Ports, Rule::Fd],
     },
     Scenario {
