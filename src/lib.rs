@@ -375,14 +375,21 @@ fn free_listener() -> Result<(TcpListener, SocketAddr), String> {
     Ok((listener, addr))
 }
 
-/// A loopback address where nobody listens, for "cannot connect" tests: a port the OS
-/// just handed out as free and that is closed again, so a connect there is refused. (In
-/// theory another process could take it in between; the OS hands out ports in turn, so
-/// in practice nobody does within a test.)
+/// A loopback address where nobody listens, for "cannot connect" tests: port 1
+/// (tcpmux, which no system runs today), so a connect there is refused. Not a port the
+/// OS just handed out and took back: a server of a test running at the same time may
+/// be given that very port, and then the "refused" client talks to it (seen with
+/// tests 16 at a time). Only if something does listen on port 1 here, a freed port.
 pub fn closed_port_addr() -> Result<String, String> {
-    let (listener, addr) = free_listener()?;
-    drop(listener);
-    Ok(addr.to_string())
+    let port_one = SocketAddr::from(([127, 0, 0, 1], 1));
+    match TcpStream::connect_timeout(&port_one, DEADLINE) {
+        Err(e) if e.kind() == ErrorKind::ConnectionRefused => Ok(port_one.to_string()),
+        _ => {
+            let (listener, addr) = free_listener()?;
+            drop(listener);
+            Ok(addr.to_string())
+        }
+    }
 }
 
 /// A stand-in server for testing a client: listens on a free loopback port, takes ONE

@@ -1059,13 +1059,13 @@ fn accept_failures_do_not_spin(package: &str) {
         fields[0] + fields[1]
     };
     let before = cpu_ticks();
-    thread::sleep(Duration::from_millis(500));
+    thread::sleep(Duration::from_millis(300));
     let used = cpu_ticks() - before;
     let logged_lines = lines.lock().unwrap().len();
     drop(child);
     assert!(
         used <= 2,
-        "{package} used {used} of 50 clock ticks while accept failed"
+        "{package} used {used} of 30 clock ticks while accept failed"
     );
     assert!(
         logged_lines <= 3,

@@ -951,7 +951,7 @@ fn lesson_page_shows_what_the_programs_print() {
     // Sticky packets, both outcomes.
     let (_, first) = sticky_once(&[], &[]);
     assert_eq!(block("sticky-server"), first);
-    let (server, _) = sticky_once(&["--delay-ms", "0"], &["--pause-ms", "300"]);
+    let (server, _) = sticky_once(&["--delay-ms", "0"], &["--pause-ms", "100"]);
     assert_eq!(
         block("sticky-server --delay-ms 0"),
         server.wait_for_stdout_lines(2).unwrap()
