@@ -144,8 +144,8 @@ pub fn run(programs: &Programs, settings: &Settings) -> Result<(), String> {
     Ok(())
 }
 
-/// The load of one point: issue 13's point is a fixed number of round trips per client
-/// (bounded in time all the same); the others run for the window.
+/// The load of one point: the ratios' point (20 clients) is a fixed number of round
+/// trips per client (bounded in time all the same); the others run for the window.
 fn plan(settings: &Settings, clients: usize) -> Plan {
     if clients == settings.issue_clients {
         Plan {
@@ -214,7 +214,7 @@ fn print_table(settings: &Settings, points: &[Vec<Point>]) {
     report::say(
         &format!(
             "{} runs of {} per row, each with a fresh server and fresh connections; the {}-client rows \
-             are issue 13's point: {} clients x {} round trips each, {} runs. The median, ± half the \
+             are a fixed amount of work, for the ratios below: {} clients x {} round trips each, {} runs. The median, ± half the \
              range of the runs. Server CPU is per round trip (CPU/rt), and in use as a share of one \
              core; threads and memory with every client connected. The clients are up to {} threads of \
              the bench; each sends a request on each of its connections, then reads each reply, so \
