@@ -156,7 +156,7 @@ fn workspace_packages() -> usize {
 
 /// The string value of `"field":"..."` in one line of cargo's JSON, unescaped.
 /// (std has no JSON parser, and cargo's messages only need this much of one.)
-fn json_string_field(line: &str, field: &str) -> Option<String> {
+pub fn json_string_field(line: &str, field: &str) -> Option<String> {
     let start = line.find(&format!("\"{field}\":\""))? + field.len() + 4;
     let mut value = String::new();
     let mut chars = line[start..].chars();
@@ -296,6 +296,166 @@ impl Drop for Server {
     }
 }
 
+/// Linux: a lesson server started through a wrapper command that execs it
+/// (`sh -c 'ulimit -n N && exec "$@"'`, `setpriv ... prlimit ...`), so that the process
+/// id is the server's; listening on a free loopback port, stderr collected, stdout
+/// dropped (a server that spins and prints must not block on a full pipe). Killed when
+/// dropped.
+#[cfg(target_os = "linux")]
+pub struct Wrapped {
+    child: Child,
+    addr: String,
+    stderr: Arc<Mutex<String>>,
+}
+
+#[cfg(target_os = "linux")]
+impl Wrapped {
+    /// Starts `wrapper... PROGRAM args... --addr 127.0.0.1:0` and waits for the
+    /// `<package>: listening on ADDR` line.
+    pub fn start(wrapper: &[&str], package: &str, args: &[&str]) -> Result<Wrapped, String> {
+        let (command, wrapper_args) = wrapper.split_first().ok_or("no wrapper command")?;
+        let mut child = Command::new(command)
+            .args(wrapper_args)
+            .arg(binary(package)?)
+            .args(args)
+            .args(["--addr", "127.0.0.1:0"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| format!("cannot start {command}: {e}"))?;
+        let stderr = Arc::new(Mutex::new(String::new()));
+        if let Some(pipe) = child.stderr.take() {
+            collect_lines(pipe, Arc::clone(&stderr), |_| {});
+        }
+        let mut wrapped = Wrapped {
+            child,
+            addr: String::new(),
+            stderr,
+        };
+        let prefix = format!("{package}: listening on ");
+        let text = wrapped.wait_for_stderr(&prefix)?;
+        wrapped.addr = text
+            .lines()
+            .find_map(|line| line.strip_prefix(&prefix))
+            .and_then(|rest| rest.split_whitespace().next())
+            .ok_or_else(|| format!("{package} announced no address:\n{text}"))?
+            .to_string();
+        Ok(wrapped)
+    }
+
+    /// The address the server listens on.
+    pub fn addr(&self) -> &str {
+        &self.addr
+    }
+
+    /// Everything the server printed on stderr so far.
+    pub fn stderr(&self) -> String {
+        self.stderr.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+
+    /// Waits until stderr contains `needle`, and returns all of it.
+    pub fn wait_for_stderr(&self, needle: &str) -> Result<String, String> {
+        wait_for_text(&self.stderr, needle, "stderr")
+    }
+
+    /// The CPU time the process has used so far, in clock ticks: utime + stime, fields
+    /// 14 and 15 of /proc/PID/stat (Linux counts them in USER_HZ, 100 a second).
+    pub fn cpu_ticks(&self) -> Result<u64, String> {
+        let path = format!("/proc/{}/stat", self.child.id());
+        let stat = std::fs::read_to_string(&path).map_err(|e| format!("{path}: {e}"))?;
+        // The fields after the command name, which is in parentheses: state is the
+        // first, utime and stime the 12th and 13th.
+        let after = stat
+            .rfind(')')
+            .map(|at| &stat[at + 1..])
+            .unwrap_or_default();
+        let fields: Vec<&str> = after.split_whitespace().collect();
+        let tick = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok());
+        match (tick(11), tick(12)) {
+            (Some(user), Some(system)) => Ok(user + system),
+            _ => Err(format!("{path} has no utime and stime: {stat}")),
+        }
+    }
+}
+
+#[cfg(target_os = "linux")]
+impl Drop for Wrapped {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Linux: `package` (with `args`) under `ulimit -n fd_limit`, with more connections
+/// waiting than it has descriptors for, so that accept fails with "Too many open
+/// files" and leaves them queued. Its accept loop must wait between tries instead of
+/// retrying at once: over a 300 ms window it may use at most 2 clock ticks (7% of a
+/// core; a loop that retries at once uses about all 30), and it logs at most 3 lines
+/// (the announcement, one when the failures start, maybe one when they stop).
+#[cfg(target_os = "linux")]
+pub fn accept_loop_backs_off(package: &str, args: &[&str], fd_limit: u32) -> Result<(), String> {
+    let limit = format!("ulimit -n {fd_limit} && exec \"$@\"");
+    let server = Wrapped::start(&["sh", "-c", &limit, "sh"], package, args)?;
+    // The kernel finishes these handshakes on its own and queues them for accept.
+    let _waiting = (0..20)
+        .map(|_| connect(server.addr()))
+        .collect::<Result<Vec<TcpStream>, String>>()?;
+    server.wait_for_stderr("accept failed: Too many open files")?;
+    let window = Duration::from_millis(300);
+    let before = server.cpu_ticks()?;
+    thread::sleep(window); // a measuring window, not a wait for an event
+    let used = server.cpu_ticks()? - before;
+    let stderr = server.stderr();
+    if used > 2 {
+        return Err(format!(
+            "{package} used {used} clock ticks of CPU in {window:?} out of descriptors \
+             (at most 2 allowed):\n{stderr}"
+        ));
+    }
+    if stderr.lines().count() > 3 {
+        return Err(format!("{package} logged more than 3 lines:\n{stderr}"));
+    }
+    Ok(())
+}
+
+/// Linux: whether this process runs as root (the real user id in /proc/self/status).
+#[cfg(target_os = "linux")]
+pub fn is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap_or_default()
+        .lines()
+        .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"))
+}
+
+/// Linux, as root only: `package` run as the otherwise unused user `uid`, allowed
+/// `limit` processes and threads (RLIMIT_NPROC, which root itself ignores): the server's
+/// main thread and `limit - 1` connection threads. Ok(None), after saying why on
+/// stdout, where that cannot run.
+#[cfg(target_os = "linux")]
+pub fn under_a_thread_limit(
+    package: &str,
+    args: &[&str],
+    uid: u32,
+    limit: u32,
+) -> Result<Option<Wrapped>, String> {
+    if !is_root() {
+        println!("skipped: only root can run the server as another user with a thread limit");
+        return Ok(None);
+    }
+    let ids = [format!("--reuid={uid}"), format!("--regid={uid}")];
+    let nproc = format!("--nproc={limit}");
+    let wrapper = [
+        "setpriv",
+        &ids[0],
+        &ids[1],
+        "--clear-groups",
+        "prlimit",
+        &nproc,
+    ];
+    Wrapped::start(&wrapper, package, args).map(Some)
+}
+
 /// Reads `pipe` line by line on its own thread into `sink`, calling `each` for every line.
 fn collect_lines(
     pipe: impl Read + Send + 'static,
@@ -407,16 +567,43 @@ pub fn one_shot_server<T: Send + 'static>(
     Ok((addr.to_string(), handle))
 }
 
+/// One `read`, again if a signal interrupted it. A test process gets signals (assert_cmd's
+/// timeouts install a SIGCHLD handler, so any child that exits sends one), and a read on
+/// a socket with a read timeout is not restarted after a signal: it fails with EINTR
+/// (`Interrupted`), which is no answer from the peer.
+pub fn read_some(stream: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    loop {
+        match stream.read(buf) {
+            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+            other => return other,
+        }
+    }
+}
+
 /// Whether nothing arrives on `stream` for `quiet` (a read that times out, rather than
 /// bytes or end of stream): to check that a server waits for the rest of a request
 /// instead of judging the first piece. The stream's read timeout is restored after.
+/// A signal may cut the wait short (see `read_some`); then it waits again for the rest
+/// of `quiet`.
 pub fn stays_silent(stream: &mut TcpStream, quiet: Duration) -> bool {
     let before = stream.read_timeout().ok().flatten();
-    let silent = stream.set_read_timeout(Some(quiet)).is_ok()
-        && matches!(
-            stream.read(&mut [0u8; 64]),
-            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut)
-        );
+    let until = Instant::now() + quiet;
+    let silent = loop {
+        let left = until.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            break true; // nothing came, only interruptions
+        }
+        if stream.set_read_timeout(Some(left)).is_err() {
+            break false;
+        }
+        match stream.read(&mut [0u8; 64]) {
+            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                break true;
+            }
+            _ => break false,
+        }
+    };
     let _ = stream.set_read_timeout(before);
     silent
 }
@@ -520,6 +707,9 @@ mod tests {
             json_string_field(r#"{"executable":null}"#, "executable"),
             None
         );
+        // The bench reads each program's opt-level from the same messages.
+        let line = r#"{"profile":{"opt_level":"3","debuginfo":0},"executable":"/t/x"}"#;
+        assert_eq!(json_string_field(line, "opt_level").as_deref(), Some("3"));
     }
 
     #[test]

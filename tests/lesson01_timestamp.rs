@@ -78,7 +78,7 @@ fn all_at_once(checks: &[(&'static str, fn())]) {
 
 #[test]
 fn checks_that_wait() {
-    let mut checks: Vec<(&'static str, fn())> = vec![
+    let checks: Vec<(&'static str, fn())> = vec![
         (
             "command_split_across_two_reads_still_works",
             command_split_across_two_reads_still_works,
@@ -92,13 +92,6 @@ fn checks_that_wait() {
             a_slow_dribble_is_dropped_at_the_deadline,
         ),
     ];
-    // It needs `ulimit -n` and /proc.
-    if cfg!(target_os = "linux") {
-        checks.push((
-            "server_backs_off_when_accept_fails",
-            server_backs_off_when_accept_fails,
-        ));
-    }
     all_at_once(&checks);
 }
 
@@ -315,73 +308,12 @@ fn a_slow_dribble_is_dropped_at_the_deadline() {
 
 /// Under `ulimit -n 4`, stdin, stdout, stderr and the listening socket take every file
 /// descriptor the server may have, so each accept fails ("Too many open files") and the
-/// queued clients stay queued. Over half a second the server must use under 5% of a CPU
-/// (read from /proc) and log a bounded number of lines, not retry at full speed.
+/// queued clients stay queued: the server must wait between tries, not retry at full
+/// speed (see `accept_loop_backs_off`). It needs `ulimit -n` and /proc.
+#[cfg(target_os = "linux")]
+#[test]
 fn server_backs_off_when_accept_fails() {
-    use socket_lessons::{DEADLINE, wait_until};
-    use std::io::{BufRead, BufReader};
-    use std::process::Stdio;
-    use std::sync::{Arc, Mutex};
-
-    let program = binary("timestamp-server").unwrap();
-    // stdout goes nowhere: a server that spins and prints must not block on a full pipe.
-    let mut child = Running(
-        std::process::Command::new("sh")
-            .args(["-c", "ulimit -n 4 && exec \"$0\" --addr 127.0.0.1:0"])
-            .arg(&program)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap(),
-    );
-    let lines = Arc::new(Mutex::new(Vec::<String>::new()));
-    let stderr = BufReader::new(child.0.stderr.take().unwrap());
-    let sink = Arc::clone(&lines);
-    thread::spawn(move || {
-        for line in stderr.lines().map_while(Result::ok) {
-            sink.lock().unwrap().push(line);
-        }
-    });
-    let logged = |needle: &str| {
-        let mut found = None;
-        wait_until(DEADLINE, || {
-            found = lines
-                .lock()
-                .unwrap()
-                .iter()
-                .find_map(|l| l.contains(needle).then(|| l.clone()));
-            found.is_some()
-        });
-        found.unwrap_or_else(|| panic!("never logged {needle:?}"))
-    };
-    let listening = logged("timestamp-server: listening on ");
-    let addr = listening.rsplit(' ').next().unwrap().to_string();
-    let _queued: Vec<_> = (0..8).map(|_| connect(&addr).unwrap()).collect();
-    logged("timestamp-server: accept failed: ");
-
-    // utime + stime, in clock ticks (1/100 s): fields 14 and 15 of /proc/PID/stat.
-    let cpu_ticks = || {
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", child.0.id())).unwrap();
-        let after_name = &stat[stat.rfind(')').unwrap() + 2..];
-        let times: Vec<u64> = after_name
-            .split(' ')
-            .skip(11)
-            .take(2)
-            .map(|f| f.parse().unwrap())
-            .collect();
-        times[0] + times[1]
-    };
-    let before = cpu_ticks();
-    thread::sleep(Duration::from_millis(300));
-    let used = cpu_ticks() - before;
-    let logged_lines = lines.lock().unwrap().len();
-    drop(child);
-    assert!(
-        used <= 2,
-        "used {used} of 30 clock ticks while accept failed"
-    );
-    assert!(logged_lines <= 3, "logged {logged_lines} lines on stderr");
+    socket_lessons::accept_loop_backs_off("timestamp-server", &[], 4).unwrap();
 }
 
 /// `text` with every time at the start of a line (time.ctime()'s layout, checked)
@@ -428,15 +360,4 @@ fn lesson_page_shows_what_telnet_and_nc_get() {
         mask_line_start_ctime(&lesson_block(PAGE, "nc").unwrap()),
         mask_line_start_ctime(&nc)
     );
-}
-
-/// A child process that is killed when dropped, so that a failed check leaves no server
-/// running behind it.
-struct Running(std::process::Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }

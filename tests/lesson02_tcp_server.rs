@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 
 use assert_cmd::Command;
 use socket_lessons::{
-    DEADLINE, Server, binary, connect, lesson_block, normalize_number, wait_until, workspace_root,
+    DEADLINE, Server, binary, connect, lesson_block, normalize_number, read_some, wait_until,
+    workspace_root,
 };
 
 const PAGE: &str = "02-tcp-server.md";
@@ -71,13 +72,7 @@ fn greeted(addr: &str) -> TcpStream {
 /// One answer of the server: what one read returns (each answer is one small write).
 fn read_reply(stream: &mut TcpStream) -> String {
     let mut buf = [0u8; 1024];
-    // A signal may interrupt the wait (EINTR): that is no answer yet, read again.
-    let n = loop {
-        match stream.read(&mut buf) {
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            other => break other.unwrap(),
-        }
-    };
+    let n = read_some(stream, &mut buf).unwrap();
     String::from_utf8(buf[..n].to_vec()).unwrap()
 }
 
@@ -117,7 +112,7 @@ fn all_at_once(checks: &[(&'static str, fn())]) {
 
 #[test]
 fn checks_that_wait() {
-    let mut checks: Vec<(&'static str, fn())> = vec![
+    let checks: Vec<(&'static str, fn())> = vec![
         (
             "welcome_server_pauses_before_each_answer",
             welcome_server_pauses_before_each_answer,
@@ -159,19 +154,6 @@ fn checks_that_wait() {
             welcome_server_does_not_pause_for_clients_that_left,
         ),
     ];
-    // These need `ulimit -n` and /proc.
-    if cfg!(target_os = "linux") {
-        checks.extend([
-            (
-                "welcome_server_backs_off_when_accept_fails",
-                welcome_server_backs_off_when_accept_fails as fn(),
-            ),
-            (
-                "contacts_server_backs_off_when_accept_fails",
-                contacts_server_backs_off_when_accept_fails,
-            ),
-        ]);
-    }
     all_at_once(&checks);
 }
 
@@ -214,7 +196,7 @@ fn welcome_server_serves_one_client_at_a_time() {
     second
         .set_read_timeout(Some(Duration::from_millis(300)))
         .unwrap();
-    let err = second.read(&mut [0; 64]).unwrap_err();
+    let err = read_some(&mut second, &mut [0; 64]).unwrap_err();
     assert!(matches!(
         err.kind(),
         ErrorKind::WouldBlock | ErrorKind::TimedOut
@@ -993,93 +975,17 @@ fn contacts_has_a_limit_and_keeps_every_contact() {
     assert_eq!(ask(&mut stream, b"find;one_more\n"), "Not Found!");
 }
 
+// These need `ulimit -n` and /proc. Under `ulimit -n 4`, stdin, stdout, stderr and the
+// listening socket take every descriptor, so each accept fails ("Too many open files")
+// and the queued clients stay queued: the server must wait between tries.
+#[cfg(target_os = "linux")]
+#[test]
 fn welcome_server_backs_off_when_accept_fails() {
-    accept_failures_do_not_spin("welcome-server");
+    socket_lessons::accept_loop_backs_off("welcome-server", &[], 4).unwrap();
 }
 
+#[cfg(target_os = "linux")]
+#[test]
 fn contacts_server_backs_off_when_accept_fails() {
-    accept_failures_do_not_spin("contacts-server");
-}
-
-/// Starts `package` with at most 4 file descriptors (`ulimit -n 4`): stdin, stdout,
-/// stderr and the listening socket take them all, so every accept fails ("Too many open
-/// files") and the queued clients stay queued. Over half a second the server must use
-/// under 5% of a CPU (read from /proc) and log a bounded number of lines.
-fn accept_failures_do_not_spin(package: &str) {
-    use std::io::{BufRead, BufReader};
-    use std::process::Stdio;
-    use std::sync::{Arc, Mutex};
-
-    let program = binary(package).unwrap();
-    // stdout goes nowhere: a server that spins and prints must not block on a full pipe.
-    let mut child = Running(
-        std::process::Command::new("sh")
-            .args(["-c", "ulimit -n 4 && exec \"$0\" --addr 127.0.0.1:0"])
-            .arg(&program)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap(),
-    );
-    let lines = Arc::new(Mutex::new(Vec::<String>::new()));
-    let stderr = BufReader::new(child.0.stderr.take().unwrap());
-    let sink = Arc::clone(&lines);
-    thread::spawn(move || {
-        for line in stderr.lines().map_while(Result::ok) {
-            sink.lock().unwrap().push(line);
-        }
-    });
-    let logged = |needle: &str| {
-        let mut found = None;
-        wait_until(DEADLINE, || {
-            found = lines
-                .lock()
-                .unwrap()
-                .iter()
-                .find_map(|l| l.contains(needle).then(|| l.clone()));
-            found.is_some()
-        });
-        found.unwrap_or_else(|| panic!("{package} never logged {needle:?}"))
-    };
-    let listening = logged(&format!("{package}: listening on "));
-    let addr = listening.rsplit(' ').next().unwrap().to_string();
-    let _queued: Vec<TcpStream> = (0..8).map(|_| connect(&addr).unwrap()).collect();
-    logged(&format!("{package}: accept failed: "));
-
-    // utime + stime, in clock ticks (1/100 s), fields 14 and 15 of /proc/PID/stat.
-    let cpu_ticks = || {
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", child.0.id())).unwrap();
-        let fields: Vec<u64> = stat[stat.rfind(')').unwrap() + 2..]
-            .split(' ')
-            .skip(11)
-            .take(2)
-            .map(|f| f.parse().unwrap())
-            .collect();
-        fields[0] + fields[1]
-    };
-    let before = cpu_ticks();
-    thread::sleep(Duration::from_millis(300));
-    let used = cpu_ticks() - before;
-    let logged_lines = lines.lock().unwrap().len();
-    drop(child);
-    assert!(
-        used <= 2,
-        "{package} used {used} of 30 clock ticks while accept failed"
-    );
-    assert!(
-        logged_lines <= 3,
-        "{package} logged {logged_lines} lines on stderr"
-    );
-}
-
-/// A child process that is killed when dropped, so that a failed check leaves no server
-/// running behind it.
-struct Running(std::process::Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
+    socket_lessons::accept_loop_backs_off("contacts-server", &[], 4).unwrap();
 }

@@ -8,8 +8,10 @@ use std::time::Duration;
 use assert_cmd::Command;
 use socket_lessons::{
     Server, binary, closed_port_addr, connect, lesson_block, normalize_number, one_shot_server,
-    run_on_a_taken_port, stays_silent, wait_until,
+    read_some, run_on_a_taken_port, stays_silent,
 };
+#[cfg(target_os = "linux")]
+use socket_lessons::{accept_loop_backs_off, under_a_thread_limit};
 
 const PAGE: &str = "03-ping-pong.md";
 
@@ -486,7 +488,7 @@ fn accept_printer_prints_a_line_per_client() {
         assert!(stays_silent(&mut stream, Duration::from_millis(30)));
         // and closes the one before when the next client arrives: a plain close (FIN).
         if let Some(mut earlier) = previous.take() {
-            assert_eq!(earlier.read(&mut [0u8; 16]).unwrap(), 0);
+            assert_eq!(read_some(&mut earlier, &mut [0u8; 16]).unwrap(), 0);
         }
         previous = Some(stream);
     }
@@ -496,7 +498,7 @@ fn accept_printer_prints_a_line_per_client() {
     talker.write_all(b"hello pdudo\n").unwrap();
     let _next = connect(&server.addr()).unwrap();
     server.wait_for_stdout_lines(4).unwrap();
-    let read = talker.read(&mut [0u8; 16]);
+    let read = read_some(&mut talker, &mut [0u8; 16]);
     // Whether unread bytes turn a close into a reset is the system's choice: Linux and
     // macOS reset; under Wine (our Windows check) the close stays a plain one.
     if cfg!(windows) {
@@ -627,38 +629,37 @@ fn lesson_page_shows_what_the_programs_print() {
 #[test]
 fn accept_printer_backs_off_when_out_of_descriptors() {
     // 0, 1, 2 and the listener: no descriptor left for a client.
-    accept_loop_backs_off_when_out_of_descriptors("accept-printer", &[], 4);
+    accept_loop_backs_off("accept-printer", &[], 4).unwrap();
 }
 
 #[cfg(target_os = "linux")]
 #[test]
 fn a_refused_thread_drops_only_that_client() {
     // The main thread, the TCP and UDP threads, and one client thread.
-    let Some(server) = under_a_thread_limit("ping-pong-server", &[], 61307, 4) else {
+    let Some(server) = under_a_thread_limit("ping-pong-server", &[], 61307, 4).unwrap() else {
         return;
     };
-    let first = connect(&server.addr).unwrap();
+    let first = connect(server.addr()).unwrap();
     first.set_read_timeout(Some(PATIENCE)).unwrap();
     let mut first_reader = BufReader::new(first.try_clone().unwrap());
-    let mut second = connect(&server.addr).unwrap();
+    let mut second = connect(server.addr()).unwrap();
     let port = second.local_addr().unwrap().port();
     let mut rest = Vec::new();
     match second.read_to_end(&mut rest) {
         Ok(_) => assert!(rest.is_empty(), "{rest:?}"),
         Err(e) => assert_eq!(e.kind(), ErrorKind::ConnectionReset),
     }
-    server.wait_for(
-        &server.stderr,
-        &format!(
+    server
+        .wait_for_stderr(&format!(
             "ping-pong-server: tcp 127.0.0.1:{port}: no thread for this client \
              (Resource temporarily unavailable); closed\n"
-        ),
-    );
+        ))
+        .unwrap();
     // The first client is still served, and UDP too.
     (&first).write_all(b"still here\n").unwrap();
     assert_eq!(read_line(&mut first_reader), "pong\n");
     let sock = udp_socket();
-    sock.send_to(b"udp\n", &server.addr).unwrap();
+    sock.send_to(b"udp\n", server.addr()).unwrap();
     let mut buf = [0u8; 16];
     let (n, _) = sock.recv_from(&mut buf).unwrap();
     assert_eq!(&buf[..n], b"pong\n");
@@ -668,142 +669,5 @@ fn a_refused_thread_drops_only_that_client() {
 #[test]
 fn ping_pong_server_backs_off_when_out_of_descriptors() {
     // 0, 1, 2, the listener and the UDP socket: three left for clients.
-    accept_loop_backs_off_when_out_of_descriptors("ping-pong-server", &[], 8);
-}
-
-/// A lesson server started through a wrapper command (`sh -c 'ulimit ...'`, `setpriv`,
-/// `prlimit`), which execs it: the process id is the server's. Killed when dropped.
-#[cfg(target_os = "linux")]
-struct Wrapped {
-    child: std::process::Child,
-    addr: String,
-    stderr: std::sync::Arc<std::sync::Mutex<String>>,
-}
-
-#[cfg(target_os = "linux")]
-impl Wrapped {
-    fn start(wrapper: &[&str], package: &str, args: &[&str]) -> Wrapped {
-        use std::io::BufRead;
-        use std::process::Stdio;
-        use std::sync::{Arc, Mutex};
-        let mut child = std::process::Command::new(wrapper[0])
-            .args(&wrapper[1..])
-            .arg(binary(package).unwrap())
-            .args(args)
-            .args(["--addr", "127.0.0.1:0"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let collect = |pipe: Box<dyn Read + Send>| {
-            let text = Arc::new(Mutex::new(String::new()));
-            let sink = Arc::clone(&text);
-            thread::spawn(move || {
-                for line in std::io::BufReader::new(pipe).lines() {
-                    let Ok(line) = line else { break };
-                    sink.lock().unwrap().push_str(&(line + "\n"));
-                }
-            });
-            text
-        };
-        let stderr = collect(Box::new(child.stderr.take().unwrap()));
-        let mut wrapped = Wrapped {
-            child,
-            addr: String::new(),
-            stderr,
-        };
-        let prefix = format!("{package}: listening on ");
-        let announced = wrapped.wait_for(&wrapped.stderr, &prefix);
-        let line = announced.lines().find(|l| l.starts_with(&prefix)).unwrap();
-        let bound = line[prefix.len()..].split_whitespace().next().unwrap();
-        wrapped.addr = bound.to_string();
-        wrapped
-    }
-
-    /// Waits until `text` contains `needle`, and returns all of it.
-    fn wait_for(&self, text: &std::sync::Mutex<String>, needle: &str) -> String {
-        let mut last = String::new();
-        let found = wait_until(PATIENCE, || {
-            last = text.lock().unwrap().clone();
-            last.contains(needle)
-        });
-        assert!(found, "no {needle:?} within {PATIENCE:?}:\n{last}");
-        last
-    }
-
-    /// The CPU time the process has used so far, in clock ticks (utime + stime of
-    /// /proc/PID/stat; Linux counts them in USER_HZ, 100 a second).
-    fn cpu_ticks(&self) -> u64 {
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap();
-        // The fields after the command name, which is in parentheses: state is the
-        // first, utime and stime the 12th and 13th.
-        let after = &stat[stat.rfind(')').unwrap() + 2..];
-        let fields: Vec<&str> = after.split_whitespace().collect();
-        fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
-    }
-}
-
-#[cfg(target_os = "linux")]
-impl Drop for Wrapped {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Linux: `package` (with `args`) under `ulimit -n FD_LIMIT`, with more connections
-/// waiting than it has file descriptors for, so that accept fails with "Too many open
-/// files". The accept loop must wait between tries instead of retrying at once: over
-/// a window of 200 ms it uses under 10% of a core, and it logs a bounded number of lines.
-#[cfg(target_os = "linux")]
-fn accept_loop_backs_off_when_out_of_descriptors(package: &str, args: &[&str], fd_limit: u32) {
-    let limit = format!("ulimit -n {fd_limit} && exec \"$@\"");
-    let server = Wrapped::start(&["sh", "-c", &limit, "sh"], package, args);
-    // The kernel finishes these handshakes on its own and queues them for accept.
-    let _waiting: Vec<TcpStream> = (0..20).map(|_| connect(&server.addr).unwrap()).collect();
-    server.wait_for(&server.stderr, "accept failed: Too many open files");
-    let window = Duration::from_millis(200);
-    let before = server.cpu_ticks();
-    thread::sleep(window); // a measuring window, not a wait for an event
-    let used = server.cpu_ticks() - before;
-    // 200 ms are 20 ticks: under 10% is under 2.
-    assert!(
-        used < 2,
-        "{package} used {used} ticks of CPU (10 ms each) in {window:?} out of descriptors"
-    );
-    let stderr = server.stderr.lock().unwrap().clone();
-    assert!(stderr.lines().count() <= 3, "{package} logged:\n{stderr}");
-}
-
-/// Whether this process runs as root (Linux: the real user id in /proc/self/status).
-#[cfg(target_os = "linux")]
-fn is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .unwrap_or_default()
-        .lines()
-        .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"))
-}
-
-/// Linux, as root only: `package` run as the otherwise unused user `uid`, allowed
-/// `limit` processes and threads (RLIMIT_NPROC, which root itself ignores): the server's
-/// main thread and `limit - 1` connection threads. Returns None, after saying why, when
-/// the test cannot run here.
-#[cfg(target_os = "linux")]
-fn under_a_thread_limit(package: &str, args: &[&str], uid: u32, limit: u32) -> Option<Wrapped> {
-    if !is_root() {
-        println!("skipped: only root can run the server as another user with a thread limit");
-        return None;
-    }
-    let ids = [format!("--reuid={uid}"), format!("--regid={uid}")];
-    let nproc = format!("--nproc={limit}");
-    let wrapper = [
-        "setpriv",
-        &ids[0],
-        &ids[1],
-        "--clear-groups",
-        "prlimit",
-        &nproc,
-    ];
-    Some(Wrapped::start(&wrapper, package, args))
+    accept_loop_backs_off("ping-pong-server", &[], 8).unwrap();
 }

@@ -791,127 +791,30 @@ fn select_server_quiet_prints_nothing_and_serves_the_same() {
 /// Out of file descriptors, on Linux: each accept loop backs off instead of spinning.
 #[cfg(target_os = "linux")]
 mod out_of_descriptors {
-    use super::*;
-    use std::process::{Child, Command as Process, Stdio};
-    use std::sync::{Arc, Mutex};
+    // 0, 1, 2 and the listener take 4 descriptors: with 6 the poll servers accept two
+    // clients, the one-at-a-time servers with 4 none; the other connections wait in
+    // the listen queue, where accept fails with EMFILE ("Too many open files") and
+    // leaves them. Each accept loop must wait between tries instead of spinning.
+    use socket_lessons::accept_loop_backs_off;
 
-    /// A server run as `sh -c 'ulimit -n N; exec SERVER ARGS'`, its stderr collected.
-    struct Limited {
-        package: &'static str,
-        child: Child,
-        stderr: Arc<Mutex<String>>,
-    }
-
-    impl Limited {
-        fn start(package: &'static str, nofile: u32, args: &[&str]) -> Limited {
-            let mut child = Process::new("sh")
-                .arg("-c")
-                .arg(format!("ulimit -n {nofile} && exec \"$0\" \"$@\""))
-                .arg(binary(package).unwrap())
-                .args(args)
-                .args(["--addr", "127.0.0.1:0"])
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::piped())
-                .spawn()
-                .unwrap();
-            let stderr = Arc::new(Mutex::new(String::new()));
-            let mut pipe = child.stderr.take().unwrap();
-            let sink = Arc::clone(&stderr);
-            thread::spawn(move || {
-                let mut buf = [0u8; 4096];
-                while let Ok(n @ 1..) = pipe.read(&mut buf) {
-                    sink.lock()
-                        .unwrap()
-                        .push_str(&String::from_utf8_lossy(&buf[..n]));
-                }
-            });
-            Limited {
-                package,
-                child,
-                stderr,
-            }
-        }
-
-        fn stderr(&self) -> String {
-            self.stderr.lock().unwrap().clone()
-        }
-
-        fn wait_for_stderr(&self, needle: &str) -> String {
-            let mut last = String::new();
-            let seen = wait_until(DEADLINE, || {
-                last = self.stderr();
-                last.contains(needle)
-            });
-            assert!(
-                seen,
-                "{}: no {needle:?} in its stderr:\n{last}",
-                self.package
-            );
-            last
-        }
-
-        fn addr(&self) -> String {
-            let stderr = self.wait_for_stderr("\n");
-            let prefix = format!("{}: listening on ", self.package);
-            let line = stderr.lines().next().unwrap();
-            line.strip_prefix(&prefix).unwrap().to_string()
-        }
-
-        /// CPU time used so far, user + system, in clock ticks (USER_HZ: 100 a second
-        /// on Linux), fields 14 and 15 of /proc/PID/stat.
-        fn cpu_ticks(&self) -> u64 {
-            let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap();
-            // Fields after the command name, which is in parentheses: state is field 3.
-            let fields: Vec<&str> = stat[stat.rfind(')').unwrap() + 2..].split(' ').collect();
-            fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
-        }
-    }
-
-    impl Drop for Limited {
-        fn drop(&mut self) {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
+    #[test]
+    fn select_server() {
+        accept_loop_backs_off("select-server", &[], 6).unwrap();
     }
 
     #[test]
-    fn accept_loops_back_off_instead_of_spinning() {
-        // 0, 1, 2 and the listener take 4 descriptors: with 6 the poll servers accept
-        // two clients, the one-at-a-time servers with 4 none; 4 connections each are
-        // more than that, and the rest wait in the listen queue, where accept fails
-        // with EMFILE ("Too many open files") and leaves them.
-        let servers = [
-            Limited::start("select-server", 6, &[]),
-            Limited::start("nonblocking-server", 6, &[]),
-            Limited::start("framed-server", 4, &["--clients", "0"]),
-            Limited::start("sticky-server", 4, &["--clients", "0", "--delay-ms", "0"]),
-        ];
-        let mut conns = Vec::new();
-        for server in &servers {
-            for _ in 0..4 {
-                conns.push(connect(&server.addr()).unwrap());
-            }
-        }
-        for server in &servers {
-            server.wait_for_stderr("accept failed: Too many open files");
-        }
-        // The measuring window: a loop that retries at once would use about all of it.
-        let window = Duration::from_millis(300);
-        let before: Vec<u64> = servers.iter().map(Limited::cpu_ticks).collect();
-        thread::sleep(window);
-        for (server, before) in servers.iter().zip(before) {
-            let used = server.cpu_ticks() - before;
-            let stderr = server.stderr();
-            assert!(
-                used <= 2,
-                "{} used {used} ticks of CPU in {window:?} (at most 2, 7%, allowed):\n{stderr}",
-                server.package
-            );
-            // `listening on` and one line for the whole run of failures.
-            assert_eq!(stderr.lines().count(), 2, "{}:\n{stderr}", server.package);
-        }
-        drop(conns);
+    fn nonblocking_server() {
+        accept_loop_backs_off("nonblocking-server", &[], 6).unwrap();
+    }
+
+    #[test]
+    fn framed_server() {
+        accept_loop_backs_off("framed-server", &["--clients", "0"], 4).unwrap();
+    }
+
+    #[test]
+    fn sticky_server() {
+        accept_loop_backs_off("sticky-server", &["--clients", "0", "--delay-ms", "0"], 4).unwrap();
     }
 }
 

@@ -8,9 +8,11 @@ use std::time::Duration;
 use assert_cmd::Command;
 use assert_cmd::assert::Assert;
 use socket_lessons::{
-    Server, binary, closed_port_addr, connect, lesson_block, one_shot_server, run_on_a_taken_port,
-    wait_until,
+    Server, binary, closed_port_addr, connect, lesson_block, one_shot_server, read_some,
+    run_on_a_taken_port, wait_until,
 };
+#[cfg(target_os = "linux")]
+use socket_lessons::{accept_loop_backs_off, under_a_thread_limit};
 
 const PAGE: &str = "05-short-and-long-connections.md";
 
@@ -68,7 +70,7 @@ fn closed(stream: &mut TcpStream) -> bool {
     stream
         .set_read_timeout(Some(Duration::from_secs(20)))
         .unwrap();
-    match stream.read(&mut [0u8; 1]) {
+    match read_some(stream, &mut [0u8; 1]) {
         Ok(0) => true,
         Err(e) => e.kind() == ErrorKind::ConnectionReset,
         Ok(_) => false,
@@ -245,36 +247,36 @@ fn play_bytes(stream: &mut TcpStream, bytes: &[u8]) -> u8 {
 #[test]
 fn server_backs_off_when_out_of_descriptors() {
     // 0, 1, 2 and the listener: four left for clients.
-    accept_loop_backs_off_when_out_of_descriptors("long-server", &[], 8);
+    accept_loop_backs_off("long-server", &[], 8).unwrap();
 }
 
 #[cfg(target_os = "linux")]
 #[test]
 fn a_refused_thread_drops_only_that_connection() {
     // The main thread and two connection threads.
-    let Some(server) = under_a_thread_limit("long-server", &["--seed", SEED], 61305, 3) else {
+    let Some(server) = under_a_thread_limit("long-server", &["--seed", SEED], 61305, 3).unwrap()
+    else {
         return;
     };
     // Connections are accepted in the order they came: two get a thread, the third not.
-    let mut first = connect(&server.addr).unwrap();
-    let mut second = connect(&server.addr).unwrap();
-    let mut third = connect(&server.addr).unwrap();
+    let mut first = connect(server.addr()).unwrap();
+    let mut second = connect(server.addr()).unwrap();
+    let mut third = connect(server.addr()).unwrap();
     let port = third.local_addr().unwrap().port();
     assert!(closed(&mut third));
-    server.wait_for(
-        &server.stderr,
-        &format!(
+    server
+        .wait_for_stderr(&format!(
             "long-server: 127.0.0.1:{port}: no thread for this connection \
              (Resource temporarily unavailable); closed\n"
-        ),
-    );
+        ))
+        .unwrap();
     // The server lives on, and both games go on.
     assert_eq!(play(&mut first, b'1'), b'z');
     assert_eq!(play(&mut second, b'1'), b'z');
     // Once a player leaves, its thread ends, and a new player gets one.
     drop(first);
     let served = wait_until(PATIENCE, || {
-        let mut next = connect(&server.addr).unwrap();
+        let mut next = connect(server.addr()).unwrap();
         next.write_all(b"1").unwrap();
         !closed(&mut next)
     });
@@ -364,141 +366,4 @@ fn lesson_page_shows_what_the_programs_print() {
         .wait_for_stdout_lines(expected.lines().count())
         .unwrap();
     assert_eq!(expected.replace("5000", &server.port().to_string()), stdout);
-}
-
-/// A lesson server started through a wrapper command (`sh -c 'ulimit ...'`, `setpriv`,
-/// `prlimit`), which execs it: the process id is the server's. Killed when dropped.
-#[cfg(target_os = "linux")]
-struct Wrapped {
-    child: std::process::Child,
-    addr: String,
-    stderr: std::sync::Arc<std::sync::Mutex<String>>,
-}
-
-#[cfg(target_os = "linux")]
-impl Wrapped {
-    fn start(wrapper: &[&str], package: &str, args: &[&str]) -> Wrapped {
-        use std::io::BufRead;
-        use std::process::Stdio;
-        use std::sync::{Arc, Mutex};
-        let mut child = std::process::Command::new(wrapper[0])
-            .args(&wrapper[1..])
-            .arg(binary(package).unwrap())
-            .args(args)
-            .args(["--addr", "127.0.0.1:0"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let collect = |pipe: Box<dyn Read + Send>| {
-            let text = Arc::new(Mutex::new(String::new()));
-            let sink = Arc::clone(&text);
-            thread::spawn(move || {
-                for line in std::io::BufReader::new(pipe).lines() {
-                    let Ok(line) = line else { break };
-                    sink.lock().unwrap().push_str(&(line + "\n"));
-                }
-            });
-            text
-        };
-        let stderr = collect(Box::new(child.stderr.take().unwrap()));
-        let mut wrapped = Wrapped {
-            child,
-            addr: String::new(),
-            stderr,
-        };
-        let prefix = format!("{package}: listening on ");
-        let announced = wrapped.wait_for(&wrapped.stderr, &prefix);
-        let line = announced.lines().find(|l| l.starts_with(&prefix)).unwrap();
-        let bound = line[prefix.len()..].split_whitespace().next().unwrap();
-        wrapped.addr = bound.to_string();
-        wrapped
-    }
-
-    /// Waits until `text` contains `needle`, and returns all of it.
-    fn wait_for(&self, text: &std::sync::Mutex<String>, needle: &str) -> String {
-        let mut last = String::new();
-        let found = wait_until(PATIENCE, || {
-            last = text.lock().unwrap().clone();
-            last.contains(needle)
-        });
-        assert!(found, "no {needle:?} within {PATIENCE:?}:\n{last}");
-        last
-    }
-
-    /// The CPU time the process has used so far, in clock ticks (utime + stime of
-    /// /proc/PID/stat; Linux counts them in USER_HZ, 100 a second).
-    fn cpu_ticks(&self) -> u64 {
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap();
-        // The fields after the command name, which is in parentheses: state is the
-        // first, utime and stime the 12th and 13th.
-        let after = &stat[stat.rfind(')').unwrap() + 2..];
-        let fields: Vec<&str> = after.split_whitespace().collect();
-        fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
-    }
-}
-
-#[cfg(target_os = "linux")]
-impl Drop for Wrapped {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Linux: `package` (with `args`) under `ulimit -n FD_LIMIT`, with more connections
-/// waiting than it has file descriptors for, so that accept fails with "Too many open
-/// files". The accept loop must wait between tries instead of retrying at once: over
-/// a window of 200 ms it uses under 10% of a core, and it logs a bounded number of lines.
-#[cfg(target_os = "linux")]
-fn accept_loop_backs_off_when_out_of_descriptors(package: &str, args: &[&str], fd_limit: u32) {
-    let limit = format!("ulimit -n {fd_limit} && exec \"$@\"");
-    let server = Wrapped::start(&["sh", "-c", &limit, "sh"], package, args);
-    // The kernel finishes these handshakes on its own and queues them for accept.
-    let _waiting: Vec<TcpStream> = (0..20).map(|_| connect(&server.addr).unwrap()).collect();
-    server.wait_for(&server.stderr, "accept failed: Too many open files");
-    let window = Duration::from_millis(200);
-    let before = server.cpu_ticks();
-    thread::sleep(window); // a measuring window, not a wait for an event
-    let used = server.cpu_ticks() - before;
-    // 200 ms are 20 ticks: under 10% is under 2.
-    assert!(
-        used < 2,
-        "{package} used {used} ticks of CPU (10 ms each) in {window:?} out of descriptors"
-    );
-    let stderr = server.stderr.lock().unwrap().clone();
-    assert!(stderr.lines().count() <= 3, "{package} logged:\n{stderr}");
-}
-
-/// Whether this process runs as root (Linux: the real user id in /proc/self/status).
-#[cfg(target_os = "linux")]
-fn is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .unwrap_or_default()
-        .lines()
-        .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"))
-}
-
-/// Linux, as root only: `package` run as the otherwise unused user `uid`, allowed
-/// `limit` processes and threads (RLIMIT_NPROC, which root itself ignores): the server's
-/// main thread and `limit - 1` connection threads. Returns None, after saying why, when
-/// the test cannot run here.
-#[cfg(target_os = "linux")]
-fn under_a_thread_limit(package: &str, args: &[&str], uid: u32, limit: u32) -> Option<Wrapped> {
-    if !is_root() {
-        println!("skipped: only root can run the server as another user with a thread limit");
-        return None;
-    }
-    let ids = [format!("--reuid={uid}"), format!("--regid={uid}")];
-    let nproc = format!("--nproc={limit}");
-    let wrapper = [
-        "setpriv",
-        &ids[0],
-        &ids[1],
-        "--clear-groups",
-        "prlimit",
-        &nproc,
-    ];
-    Some(Wrapped::start(&wrapper, package, args))
 }

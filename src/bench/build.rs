@@ -26,6 +26,21 @@ impl Programs {
     /// build) with the cargo that runs us, and reads each binary's path and opt-level
     /// from cargo's JSON messages.
     pub fn build(packages: &[&str]) -> Result<Programs, String> {
+        // Handed prebuilt programs (the Windows check under Wine, where no cargo runs):
+        // take those, and say so.
+        if std::env::var_os(socket_lessons::BIN_DIR_VAR).is_some() {
+            let mut paths = HashMap::new();
+            for package in packages {
+                paths.insert(package.to_string(), socket_lessons::binary(package)?);
+            }
+            return Ok(Programs {
+                paths,
+                opt_levels: vec![format!(
+                    "unknown: taken from {}",
+                    socket_lessons::BIN_DIR_VAR
+                )],
+            });
+        }
         let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
         let mut command = Command::new(cargo);
         command
@@ -49,14 +64,15 @@ impl Programs {
         let mut paths = HashMap::new();
         let mut opt_levels: Vec<String> = Vec::new();
         for line in String::from_utf8_lossy(&output.stdout).lines() {
-            let Some(path) = string_field(line, "executable") else {
+            let Some(path) = socket_lessons::json_string_field(line, "executable") else {
                 continue;
             };
             let path = PathBuf::from(path);
             let Some(name) = path.file_stem().and_then(|s| s.to_str()) else {
                 continue;
             };
-            let level = string_field(line, "opt_level").unwrap_or_else(|| "?".into());
+            let level =
+                socket_lessons::json_string_field(line, "opt_level").unwrap_or_else(|| "?".into());
             if !opt_levels.contains(&level) {
                 opt_levels.push(level);
             }
@@ -94,42 +110,5 @@ impl Programs {
                  times slower; for numbers worth comparing run `cargo run --release -- bench`"
             )
         }
-    }
-}
-
-/// The string value of `"field":"..."` in one line of cargo's JSON, unescaped (std has
-/// no JSON parser; cargo's messages need only this much of one).
-fn string_field(line: &str, field: &str) -> Option<String> {
-    let key = format!("\"{field}\":\"");
-    let start = line.find(&key)? + key.len();
-    let mut value = String::new();
-    let mut chars = line[start..].chars();
-    while let Some(c) = chars.next() {
-        match c {
-            '"' => return Some(value),
-            '\\' => match chars.next()? {
-                'n' => value.push('\n'),
-                't' => value.push('\t'),
-                other => value.push(other), // \\ \" \/
-            },
-            c => value.push(c),
-        }
-    }
-    None
-}
-
-#[cfg(test)]
-mod tests {
-    use super::string_field;
-
-    #[test]
-    fn reads_the_executable_and_its_opt_level() {
-        let line = r#"{"reason":"compiler-artifact","profile":{"opt_level":"3","debuginfo":0},"executable":"C:\\t\\select-server.exe","fresh":true}"#;
-        assert_eq!(
-            string_field(line, "executable").as_deref(),
-            Some(r"C:\t\select-server.exe")
-        );
-        assert_eq!(string_field(line, "opt_level").as_deref(), Some("3"));
-        assert_eq!(string_field(r#"{"executable":null}"#, "executable"), None);
     }
 }
