@@ -17,10 +17,10 @@ over TCP, or over UDP with --udp, and prints the reply exactly as it arrives
 (`pong` and its newline): over TCP its first line, over UDP the datagram.
 If no reply comes within the timeout, it says so and exits 1. Over UDP a lost
 datagram is simply never answered. One sent to a port where nobody listens makes
-that machine answer with an ICMP \"port unreachable\" message, which the system only
-passes on to a UDP socket that is connected: with --connect, ping-client says that
-nobody listens as soon as that message arrives; without, it only sees that no reply
-came.
+that machine answer with an ICMP \"port unreachable\" message, which Linux and macOS
+only pass on to a UDP socket that is connected (Windows to any UDP socket): with
+--connect, ping-client says that nobody listens as soon as that message arrives;
+without, it only sees that no reply came.
 
 options:
   --addr HOST:PORT   where the server is (default 127.0.0.1:8888)
