@@ -58,43 +58,6 @@ fn normalize_ctime(stdout: &str) -> String {
         .collect()
 }
 
-/// Runs each named check on a thread of its own, all at once, and fails naming those
-/// that failed (each one's panic message is printed as it happens): for the checks that
-/// spend their time waiting out a timeout or a measuring window.
-fn all_at_once(checks: &[(&'static str, fn())]) {
-    let running: Vec<_> = checks
-        .iter()
-        .map(|&(name, check)| {
-            let thread = thread::Builder::new().name(name.to_string());
-            (name, thread.spawn(check).unwrap())
-        })
-        .collect();
-    let failed: Vec<&str> = running
-        .into_iter()
-        .filter_map(|(name, running)| running.join().is_err().then_some(name))
-        .collect();
-    assert!(failed.is_empty(), "failed: {failed:?}");
-}
-
-#[test]
-fn checks_that_wait() {
-    let checks: Vec<(&'static str, fn())> = vec![
-        (
-            "command_split_across_two_reads_still_works",
-            command_split_across_two_reads_still_works,
-        ),
-        (
-            "server_keeps_serving_after_silent_garbage_and_non_utf8_clients",
-            server_keeps_serving_after_silent_garbage_and_non_utf8_clients,
-        ),
-        (
-            "a_slow_dribble_is_dropped_at_the_deadline",
-            a_slow_dribble_is_dropped_at_the_deadline,
-        ),
-    ];
-    all_at_once(&checks);
-}
-
 #[test]
 fn ctime_shape_check_rejects_other_layouts() {
     assert!(is_ctime("Sun May 27 21:43:58 2018"));
@@ -148,6 +111,7 @@ fn client_without_a_server_says_so_and_exits_1() {
     ));
 }
 
+#[test]
 fn command_split_across_two_reads_still_works() {
     let server = Server::start("timestamp-server", &[]).unwrap();
     let mut stream = connect(&server.addr()).unwrap();
@@ -163,6 +127,7 @@ fn command_split_across_two_reads_still_works() {
     assert!(is_ctime(&reply), "{reply:?}");
 }
 
+#[test]
 fn server_keeps_serving_after_silent_garbage_and_non_utf8_clients() {
     let server = Server::start("timestamp-server", &["--timeout-ms", "300"]).unwrap();
     let addr = server.addr();
@@ -265,6 +230,7 @@ fn a_newline_after_the_command_is_accepted_as_telnet_and_nc_send_it() {
     assert_eq!(reply, "");
 }
 
+#[test]
 fn a_slow_dribble_is_dropped_at_the_deadline() {
     // One byte every 100 ms: each read comes long before --timeout-ms, but the whole
     // command would take 900 ms. The server drops it at the 300 ms deadline.

@@ -91,72 +91,6 @@ fn rest(stream: &mut TcpStream) -> String {
 
 // ---------------------------------------------------------------- checks that wait
 
-/// Runs each named check on a thread of its own, all at once, and fails naming those
-/// that failed (each one's panic message is printed as it happens). For the checks that
-/// spend their time waiting out a timeout, a pause or a measuring window: run one by
-/// one, two at a time, they would make this file's tests take seconds.
-fn all_at_once(checks: &[(&'static str, fn())]) {
-    let running: Vec<_> = checks
-        .iter()
-        .map(|&(name, check)| {
-            let thread = thread::Builder::new().name(name.to_string());
-            (name, thread.spawn(check).unwrap())
-        })
-        .collect();
-    let failed: Vec<&str> = running
-        .into_iter()
-        .filter_map(|(name, running)| running.join().is_err().then_some(name))
-        .collect();
-    assert!(failed.is_empty(), "failed: {failed:?}");
-}
-
-#[test]
-fn checks_that_wait() {
-    let checks: Vec<(&'static str, fn())> = vec![
-        (
-            "welcome_server_pauses_before_each_answer",
-            welcome_server_pauses_before_each_answer,
-        ),
-        (
-            "welcome_server_serves_one_client_at_a_time",
-            welcome_server_serves_one_client_at_a_time,
-        ),
-        (
-            "welcome_server_survives_bad_clients",
-            welcome_server_survives_bad_clients,
-        ),
-        (
-            "clients_report_a_server_that_hangs_up_or_stays_silent",
-            clients_report_a_server_that_hangs_up_or_stays_silent,
-        ),
-        (
-            "contacts_server_drops_a_silent_client_and_serves_the_next",
-            contacts_server_drops_a_silent_client_and_serves_the_next,
-        ),
-        (
-            "welcome_server_drops_a_client_that_never_reads",
-            welcome_server_drops_a_client_that_never_reads,
-        ),
-        (
-            "contacts_server_drops_a_client_that_never_reads",
-            contacts_server_drops_a_client_that_never_reads,
-        ),
-        (
-            "welcome_server_drops_a_slow_dribble_at_the_deadline",
-            welcome_server_drops_a_slow_dribble_at_the_deadline,
-        ),
-        (
-            "contacts_server_drops_a_slow_dribble_at_the_deadline",
-            contacts_server_drops_a_slow_dribble_at_the_deadline,
-        ),
-        (
-            "welcome_server_does_not_pause_for_clients_that_left",
-            welcome_server_does_not_pause_for_clients_that_left,
-        ),
-    ];
-    all_at_once(&checks);
-}
-
 // ---------------------------------------------------------------- welcome
 
 #[test]
@@ -176,6 +110,7 @@ fn welcome_client_prints_the_greeting_and_five_answers() {
     );
 }
 
+#[test]
 fn welcome_server_pauses_before_each_answer() {
     let server = start("welcome-server", &["--delay-ms", "50"]);
     let started = Instant::now();
@@ -184,6 +119,7 @@ fn welcome_server_pauses_before_each_answer() {
     assert!(started.elapsed() >= Duration::from_millis(250));
 }
 
+#[test]
 fn welcome_server_serves_one_client_at_a_time() {
     let server = start("welcome-server", &[]);
     let addr = server.addr();
@@ -242,6 +178,7 @@ fn welcome_message_split_across_reads_is_one_message() {
     assert_eq!(rest(&mut stream), "Received 你好;");
 }
 
+#[test]
 fn welcome_server_survives_bad_clients() {
     let server = start("welcome-server", &["--timeout-ms", "300"]);
     let addr = server.addr();
@@ -318,6 +255,7 @@ fn fake_server(len: usize, then: fn(TcpStream)) -> String {
     addr
 }
 
+#[test]
 fn clients_report_a_server_that_hangs_up_or_stays_silent() {
     let addr = fake_server(b"message1".len(), drop);
     client("welcome-client", &addr)
@@ -590,6 +528,7 @@ fn contacts_commands_split_or_glued_still_work() {
     server.wait_for_stdout("{}\n").unwrap();
 }
 
+#[test]
 fn contacts_server_drops_a_silent_client_and_serves_the_next() {
     let server = start("contacts-server", &["--timeout-ms", "300"]);
     let addr = server.addr();
@@ -854,12 +793,14 @@ fn never_reading_client_cannot_stall(
     drop(flood.join().unwrap());
 }
 
+#[test]
 fn welcome_server_drops_a_client_that_never_reads() {
     let mut message = vec![b'x'; 1000];
     message.push(b'\n');
     never_reading_client_cannot_stall("welcome-server", &[], &[], &message);
 }
 
+#[test]
 fn contacts_server_drops_a_client_that_never_reads() {
     // Each `find;a` of 7 bytes is answered with a phone of 64: the answers pile up fast.
     let add = format!("add;a;{}\n", "1".repeat(64));
@@ -908,14 +849,17 @@ fn slow_dribble_is_dropped_at_the_deadline(package: &str, message: &[u8]) {
     dribble.join().unwrap();
 }
 
+#[test]
 fn welcome_server_drops_a_slow_dribble_at_the_deadline() {
     slow_dribble_is_dropped_at_the_deadline("welcome-server", b"message1 sent very slowly\n");
 }
 
+#[test]
 fn contacts_server_drops_a_slow_dribble_at_the_deadline() {
     slow_dribble_is_dropped_at_the_deadline("contacts-server", b"add;zhangsan;13800138000\n");
 }
 
+#[test]
 fn welcome_server_does_not_pause_for_clients_that_left() {
     // 20 clients connect and close at once; with a pause of 100 ms for each, the real
     // client behind them would wait 2 s for its greeting.

@@ -12,7 +12,7 @@ Lesson 02: print the program's arguments (a port of test.py, which prints sys.ar
 Prints how many arguments there are, the program's name included, and the list of
 them in Python's form: ['argv-demo', 'arg1', 'arg2', 'arg3'].
 
-Every argument is printed as it is, `-h` and other options too, except this one:
+Every argument is printed as it is, options like `-h` or `--addr x` too, except this one:
   --help             this text (after a `--`, even --help is printed)
 ";
 
