@@ -8,7 +8,7 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 
 use lesson_cli::{AcceptBackoff, Args};
 use py_compat::str_repr;
-use tcp_messages::{Incoming, MAX_MESSAGE, Pauses, recv_message};
+use tcp_messages::{Incoming, MAX_MESSAGE, Pauses, recv_message, send_failed};
 
 const HELP: &str = "\
 usage: contacts-server [--addr HOST:PORT] [--timeout-ms MS] [--gap-ms MS]
@@ -109,13 +109,7 @@ fn talk(
     // a limit, that one client would stall this one-at-a-time server for ever.
     sock.set_write_timeout(Some(timeout))
         .map_err(|e| lesson_cli::reason(&e))?;
-    let sending = |e: io::Error| {
-        if lesson_cli::is_timeout(&e) {
-            format!("does not read its answers: nothing could be sent for {timeout:?}; closing")
-        } else {
-            format!("cannot send: {}", lesson_cli::reason(&e))
-        }
-    };
+    let sending = |e: io::Error| send_failed(&e, timeout);
     let receiving = |e: io::Error| format!("cannot receive: {}", lesson_cli::reason(&e));
     sock.write_all(b"Welcome!").map_err(sending)?;
     let mut pending = Vec::new();

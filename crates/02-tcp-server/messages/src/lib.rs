@@ -1,6 +1,7 @@
 //! Where one message ends, for the programs of lesson 02: [`recv_message`] for
 //! welcome-server and contacts-server, [`recv_answer`] for welcome-client and
-//! contacts-client. Only the reading loops live here; every other socket call (bind,
+//! contacts-client, and [`send_failed`], the servers' words for a write that failed.
+//! Only the reading loops live here; every other socket call (bind,
 //! accept, the writes, the close, the client's read timeout) stays in the programs'
 //! `main.rs`, where the lesson shows it.
 //!
@@ -182,6 +183,17 @@ pub fn recv_answer(stream: &mut impl Read, timeout: Duration) -> Result<String, 
             Err(e) if e.error_len().is_none() => continue,
             Err(_) => return Err("the answer is not UTF-8 text".into()),
         }
+    }
+}
+
+/// Why a server's write failed, in one line. With a write timeout set, a timeout means
+/// the client sends but never reads our answers: the kernel's send buffer stayed full
+/// for `timeout`, so nothing more could be sent.
+pub fn send_failed(e: &io::Error, timeout: Duration) -> String {
+    if lesson_cli::is_timeout(e) {
+        format!("does not read its answers: nothing could be sent for {timeout:?}; closing")
+    } else {
+        format!("cannot send: {}", lesson_cli::reason(e))
     }
 }
 
