@@ -210,24 +210,24 @@ fn lesson_page_shows_what_the_programs_print() {
 fn a_newline_after_the_command_is_accepted_as_telnet_and_nc_send_it() {
     let server = Server::start("timestamp-server", &[]).unwrap();
     for line in [&b"timetampe\r\n"[..], b"timetampe\n"] {
-        let mut stream = connect(&server.addr()).unwrap();
-        stream.write_all(line).unwrap();
-        stream
-            .set_read_timeout(Some(Duration::from_secs(20)))
-            .unwrap();
-        let mut reply = String::new();
-        stream.read_to_string(&mut reply).unwrap();
+        let reply = exchange(&server.addr(), line);
         assert!(is_ctime(&reply), "{line:?} got {reply:?}");
     }
     // Anything else after the command is still not the command.
-    let mut stream = connect(&server.addr()).unwrap();
-    stream.write_all(b"timetampe!\n").unwrap();
+    assert_eq!(exchange(&server.addr(), b"timetampe!\n"), "");
+}
+
+/// Sends `sent` as telnet or nc would, and returns all the server sends until it closes
+/// (what arrived before a reset, if it resets).
+fn exchange(addr: &str, sent: &[u8]) -> String {
+    let mut stream = connect(addr).unwrap();
+    stream.write_all(sent).unwrap();
     stream
         .set_read_timeout(Some(Duration::from_secs(20)))
         .unwrap();
     let mut reply = String::new();
     let _ = stream.read_to_string(&mut reply);
-    assert_eq!(reply, "");
+    reply
 }
 
 #[test]
@@ -296,15 +296,8 @@ fn mask_line_start_ctime(text: &str) -> String {
 #[test]
 fn lesson_page_shows_what_telnet_and_nc_get() {
     let server = Server::start("timestamp-server", &[]).unwrap();
-    // Sends what telnet or nc sends, returns all the server sends until it closes.
     let exchange = |sent: &[u8]| {
-        let mut stream = connect(&server.addr()).unwrap();
-        stream.write_all(sent).unwrap();
-        stream
-            .set_read_timeout(Some(Duration::from_secs(20)))
-            .unwrap();
-        let mut reply = String::new();
-        stream.read_to_string(&mut reply).unwrap();
+        let reply = exchange(&server.addr(), sent);
         assert!(is_ctime(&reply), "{reply:?}");
         reply
     };
