@@ -15,6 +15,7 @@
 //!
 //! Everything here is plain, portable Rust: no operating-system calls.
 
+use std::fmt;
 use std::net::SocketAddr;
 
 /// Why a text is not (yet) a number for Python's `float()`.
@@ -213,29 +214,53 @@ pub fn addr_repr(addr: SocketAddr) -> String {
 /// Bytes as Python's `repr()` and `print()` show them: `b'hello world'`, `b'\xff\n'`,
 /// `b"it's"`.
 pub fn bytes_repr(bytes: &[u8]) -> String {
-    // Python picks double quotes only when the bytes hold a ' and no ".
-    let quote = if bytes.contains(&b'\'') && !bytes.contains(&b'"') {
-        '"'
-    } else {
-        '\''
-    };
-    let mut out = format!("b{quote}");
-    for &b in bytes {
-        match b {
-            b'\\' => out.push_str("\\\\"),
-            b'\t' => out.push_str("\\t"),
-            b'\n' => out.push_str("\\n"),
-            b'\r' => out.push_str("\\r"),
-            _ if char::from(b) == quote => {
-                out.push('\\');
-                out.push(quote);
+    BytesRepr(bytes).to_string()
+}
+
+/// The same text as [`bytes_repr`], written straight into a `write!` or `println!`
+/// without making a `String` first: for a server that prints every message it gets.
+pub struct BytesRepr<'a>(pub &'a [u8]);
+
+impl fmt::Display for BytesRepr<'_> {
+    fn fmt(&self, out: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let bytes = self.0;
+        // Python picks double quotes only when the bytes hold a ' and no ".
+        let quote = if bytes.contains(&b'\'') && !bytes.contains(&b'"') {
+            b'"'
+        } else {
+            b'\''
+        };
+        let quote_str = if quote == b'"' { "\"" } else { "'" };
+        out.write_str("b")?;
+        out.write_str(quote_str)?;
+        let mut rest = bytes;
+        while !rest.is_empty() {
+            // The longest run that prints as it is, written in one piece.
+            let plain = rest
+                .iter()
+                .position(|&b| !(0x20..0x7f).contains(&b) || b == b'\\' || b == quote)
+                .unwrap_or(rest.len());
+            let (run, after) = rest.split_at(plain);
+            // Printable ASCII is valid UTF-8.
+            out.write_str(std::str::from_utf8(run).map_err(|_| fmt::Error)?)?;
+            let Some((&b, after)) = after.split_first() else {
+                break;
+            };
+            match b {
+                b'\\' => out.write_str("\\\\")?,
+                b'\t' => out.write_str("\\t")?,
+                b'\n' => out.write_str("\\n")?,
+                b'\r' => out.write_str("\\r")?,
+                _ if b == quote => {
+                    out.write_str("\\")?;
+                    out.write_str(quote_str)?;
+                }
+                _ => write!(out, "\\x{b:02x}")?,
             }
-            0x20..0x7f => out.push(char::from(b)),
-            _ => out.push_str(&format!("\\x{b:02x}")),
+            rest = after;
         }
+        out.write_str(quote_str)
     }
-    out.push(quote);
-    out
 }
 
 /// A string as Python's `repr()` prints it: in single quotes, or double quotes when it
@@ -427,8 +452,10 @@ mod tests {
 
     #[test]
     fn bytes_print_like_python() {
-        let cases: [(&[u8], &str); 14] = [
+        let cases: [(&[u8], &str); 16] = [
             (b"hello world", "b'hello world'"),
+            (b"'", r#"b"'""#),
+            (b"\\", r"b'\\'"),
             (b"", "b''"),
             (b"x", "b'x'"),
             (b"hello pdudo\r\n", r"b'hello pdudo\r\n'"),

@@ -9,7 +9,7 @@ use std::io::{self, BufWriter, Read, Stdout, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 
 use lesson_cli::{AcceptBackoff, Args};
-use py_compat::{bytes_repr, socket_repr};
+use py_compat::{BytesRepr, socket_repr};
 
 const HELP: &str = "\
 usage: select-server [--addr HOST:PORT] [--quiet]
@@ -129,19 +129,13 @@ fn start_server(server: TcpListener, mut stdout: Option<BufWriter<Stdout>>) -> R
         // order of read_list. (A wake-up only to finish a reply has no line: the original
         // never waits for writing.)
         if let Some(out) = stdout.as_mut() {
-            let mut r_list: Vec<&str> = Vec::new();
-            if server_ready {
-                r_list.push(&server_repr);
-            }
-            for (i, client) in read_list.iter().enumerate() {
-                if ready(i) && client.unsent.is_empty() {
-                    r_list.push(&client.repr);
-                }
-            }
-            if !r_list.is_empty() {
-                // As Python prints a list: [a, b].
-                writeln!(out, "[{}]", r_list.join(", ")).map_err(print_failed)?;
-            }
+            let listener = server_ready.then_some(server_repr.as_str());
+            let clients = read_list
+                .iter()
+                .enumerate()
+                .filter(|&(i, client)| ready(i) && client.unsent.is_empty())
+                .map(|(_, client)| client.repr.as_str());
+            print_list(out, listener.into_iter().chain(clients)).map_err(print_failed)?;
         }
 
         gone.clear();
@@ -168,14 +162,14 @@ fn start_server(server: TcpListener, mut stdout: Option<BufWriter<Stdout>>) -> R
                 // remove the client.
                 Ok(0) => {
                     if let Some(out) = stdout.as_mut() {
-                        writeln!(out, "{}", bytes_repr(b"")).map_err(print_failed)?;
+                        writeln!(out, "{}", BytesRepr(b"")).map_err(print_failed)?;
                     }
                     log(&mut stdout, format_args!("{}: client left", client.addr));
                     gone.push(i);
                 }
                 Ok(n) => {
                     if let Some(out) = stdout.as_mut() {
-                        writeln!(out, "{}", bytes_repr(&data[..n])).map_err(print_failed)?;
+                        writeln!(out, "{}", BytesRepr(&data[..n])).map_err(print_failed)?;
                     }
                     // sock.send(data.upper()). The client sockets are non-blocking: a
                     // blocking write waits while the client does not read its replies
@@ -256,6 +250,22 @@ fn start_server(server: TcpListener, mut stdout: Option<BufWriter<Stdout>>) -> R
             }
         }
     }
+}
+
+/// Prints the reprs as Python prints a list of sockets, `[a, b]`, straight into the
+/// buffer (no line when there are none: a round that only finished a reply).
+fn print_list<'a>(
+    out: &mut impl Write,
+    mut reprs: impl Iterator<Item = &'a str>,
+) -> io::Result<()> {
+    let Some(first) = reprs.next() else {
+        return Ok(());
+    };
+    write!(out, "[{first}")?;
+    for repr in reprs {
+        write!(out, ", {repr}")?;
+    }
+    writeln!(out, "]")
 }
 
 /// Prints `select-server: <message>` on stderr, after whatever stdout's buffer holds, so
