@@ -639,6 +639,15 @@ fn a_refused_thread_drops_only_that_client() {
     let Some(server) = under_a_thread_limit("ping-pong-server", &[], 61307, 4).unwrap() else {
         return;
     };
+    // The server announces its port before it starts its TCP and UDP threads: a pong
+    // on UDP first, so that both threads run before the clients come. (Otherwise the
+    // TCP thread may start both client threads before the UDP thread exists, and the
+    // UDP thread is the one refused: seen on a loaded machine.)
+    let sock = udp_socket();
+    sock.send_to(b"udp\n", server.addr()).unwrap();
+    let mut buf = [0u8; 16];
+    let (n, _) = sock.recv_from(&mut buf).unwrap();
+    assert_eq!(&buf[..n], b"pong\n");
     let first = connect(server.addr()).unwrap();
     first.set_read_timeout(Some(PATIENCE)).unwrap();
     let mut first_reader = BufReader::new(first.try_clone().unwrap());
@@ -658,9 +667,7 @@ fn a_refused_thread_drops_only_that_client() {
     // The first client is still served, and UDP too.
     (&first).write_all(b"still here\n").unwrap();
     assert_eq!(read_line(&mut first_reader), "pong\n");
-    let sock = udp_socket();
     sock.send_to(b"udp\n", server.addr()).unwrap();
-    let mut buf = [0u8; 16];
     let (n, _) = sock.recv_from(&mut buf).unwrap();
     assert_eq!(&buf[..n], b"pong\n");
 }

@@ -519,7 +519,9 @@ fn nonblocking_client_fed_from_a_pipe() {
         .stderr("");
     // The server saw the client come (stdout) and go (stderr).
     server.wait_for_stderr(": client left").unwrap();
-    let stdout = normalize(&server.stdout());
+    // stdout is another pipe than stderr, read on its own thread: its lines may come
+    // in after the stderr line.
+    let stdout = normalize(&server.wait_for_stdout_lines(3).unwrap());
     assert_eq!(
         stdout,
         "starting...\n('127.0.0.1', PORT)\n[<socket.socket family=2, type=1, proto=0, \
@@ -664,8 +666,14 @@ fn select_server_serves_several_clients_and_survives_one_leaving() {
         .matches("client left")
         .count()
         == 6));
-    // Exactly the 5 x 20 messages were printed, as Python prints bytes.
-    let stdout = server.stdout();
+    // Exactly the 5 x 20 messages were printed, as Python prints bytes. (stdout is
+    // another pipe than stderr, read on its own thread: wait for the last `b''` of
+    // the six that each client's close prints.)
+    let mut stdout = String::new();
+    wait_until(DEADLINE, || {
+        stdout = server.stdout();
+        stdout.matches("b''\n").count() >= 6
+    });
     assert_eq!(stdout.matches("b'hello world'\n").count(), 100);
     assert_eq!(stdout.matches("b'bye'\n").count(), 1);
     assert_eq!(stdout.matches("b''\n").count(), 6);
