@@ -125,6 +125,18 @@ fn quick_bench_prints_both_tables_with_sane_numbers() {
         prose.contains("At 20 clients x 10 round trips: select-server / thread-per-connection = "),
         "{stdout}"
     );
+    // What the printout costs, also as CPU per round trip where /proc has it, and what
+    // the clients spent beside the server.
+    assert_eq!(
+        prose.contains("of --quiet's (per run: median (lowest-highest))."),
+        linux,
+        "{stdout}"
+    );
+    assert_eq!(
+        prose.contains("% (") && prose.contains(" per round trip); select-server "),
+        linux,
+        "{stdout}"
+    );
     assert!(stdout.contains("bench: done in "));
 }
 

@@ -305,8 +305,13 @@ fn print_findings(settings: &Settings, points: &[Vec<Point>], quiet: bool) {
         let row = &points[ci];
         let vs_threads = ratio(&row[SELECT], &row[THREADS]);
         let vs_quiet = ratio(&row[SELECT], &row[SELECT_QUIET]);
+        // What the printout costs, measured two ways: round trips/s, which also moves with
+        // everything else the machine does, and the server's own CPU per round trip.
+        let quiet_cpu = cpu_ratio(&row[SELECT], &row[SELECT_QUIET]).map_or(String::new(), |s| {
+            format!("; its CPU per round trip is {} of --quiet's", s.ratio())
+        });
         let quiet_ratio = match vs_quiet {
-            Some(s) => s.ratio(),
+            Some(s) => format!("{}{quiet_cpu}", s.ratio()),
             None if !quiet => "not available (this select-server has no --quiet)".into(),
             None => "not measured".into(),
         };
@@ -325,10 +330,12 @@ fn print_findings(settings: &Settings, points: &[Vec<Point>], quiet: bool) {
         let shares = |p: &Point| -> Option<String> {
             let server = median_of(&p.runs, |r| r.cpu_use)?;
             let clients = median_of(&p.runs, |r| r.clients_cpu_use)?;
+            let clients_per = median_of(&p.runs, |r| Some(r.clients_cpu_use? / r.rate))?;
             Some(format!(
-                "{:.0}% of a core, its clients {:.0}%",
+                "{:.0}% of a core, its clients {:.0}% ({} per round trip)",
                 server * 100.0,
-                clients * 100.0
+                clients * 100.0,
+                report::duration(Duration::from_secs_f64(clients_per))
             ))
         };
         if let (Some(t), Some(s)) = (shares(&row[THREADS]), shares(&row[SELECT])) {
@@ -420,6 +427,20 @@ fn print_findings(settings: &Settings, points: &[Vec<Point>], quiet: bool) {
 fn rate(point: &Point) -> Option<Spread> {
     let rates: Vec<f64> = point.runs.iter().map(|r| r.rate).collect();
     Spread::of(&rates)
+}
+
+/// The ratio of `a` to `b`'s server CPU per round trip, run by run (Linux).
+fn cpu_ratio(a: &Point, b: &Point) -> Option<Spread> {
+    if a.note.is_some() || b.note.is_some() {
+        return None;
+    }
+    let ratios: Option<Vec<f64>> = a
+        .runs
+        .iter()
+        .zip(&b.runs)
+        .map(|(x, y)| Some(x.cpu_per?.as_secs_f64() / y.cpu_per?.as_secs_f64()))
+        .collect();
+    Spread::of(&ratios?)
 }
 
 /// The ratio of `a` to `b`'s round trips/s, run by run (runs are taken in turns).
