@@ -395,7 +395,11 @@ impl Drop for Wrapped {
 /// (the announcement, one when the failures start, maybe one when they stop).
 #[cfg(target_os = "linux")]
 pub fn accept_loop_backs_off(package: &str, args: &[&str], fd_limit: u32) -> Result<(), String> {
-    let limit = format!("ulimit -n {fd_limit} && exec \"$@\"");
+    // The limit counts descriptor numbers, so a descriptor that `cargo test` was started
+    // with (say by `/usr/bin/time -o FILE`) would take one of the server's few: close 3-9
+    // first, and the server starts with 0, 1 and 2 only, wherever the tests run.
+    let limit =
+        format!("exec 3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&-; ulimit -n {fd_limit} && exec \"$@\"");
     let server = Wrapped::start(&["sh", "-c", &limit, "sh"], package, args)?;
     // The kernel finishes these handshakes on its own and queues them for accept.
     let _waiting = (0..20)
