@@ -762,6 +762,12 @@ fn never_reading_client_cannot_stall(
     setup: &[(&str, &str)],
     request: &[u8],
 ) {
+    // Wine, which runs our Windows check, does not apply the write timeout (SO_SNDTIMEO)
+    // to a blocking send: the server stays blocked until the flooder closes. Windows
+    // documents the timeout, but it cannot be checked here (the page says so).
+    if cfg!(windows) {
+        return;
+    }
     let mut all = vec!["--timeout-ms", "200"];
     all.extend_from_slice(args);
     let server = start(package, &all);
