@@ -180,6 +180,8 @@ pub struct Server {
     addr: SocketAddr,
     stdout: Arc<Mutex<String>>,
     stderr: Arc<Mutex<String>>,
+    /// The thread that reads stdout: it ends when the pipe closes.
+    stdout_reader: Option<thread::JoinHandle<()>>,
 }
 
 impl Server {
@@ -202,9 +204,10 @@ impl Server {
         let stderr = Arc::new(Mutex::new(String::new()));
         let (announced, announcement) = mpsc::channel();
         let prefix = format!("{package}: listening on ");
-        if let Some(pipe) = child.stdout.take() {
-            collect_lines(pipe, Arc::clone(&stdout), move |_| {});
-        }
+        let stdout_reader = child
+            .stdout
+            .take()
+            .map(|pipe| collect_lines(pipe, Arc::clone(&stdout), move |_| {}));
         if let Some(pipe) = child.stderr.take() {
             collect_lines(pipe, Arc::clone(&stderr), move |line| {
                 if let Some(rest) = line.strip_prefix(&prefix) {
@@ -218,6 +221,7 @@ impl Server {
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             stdout,
             stderr,
+            stdout_reader,
         };
         let announced = announcement.recv_timeout(DEADLINE).ok().flatten();
         let Some(text) = announced else {
@@ -281,6 +285,21 @@ impl Server {
     /// Waits until the server's stderr contains `needle`, and returns all of it.
     pub fn wait_for_stderr(&self, needle: &str) -> Result<String, String> {
         wait_for_text(&self.stderr, needle, "stderr")
+    }
+
+    /// Stops the server and returns all it printed on stdout, to the last byte: the pipe
+    /// is read until it closes, so nothing still on its way is missed (`stdout()` shows
+    /// only what has arrived so far).
+    pub fn stop_and_take_stdout(mut self) -> Result<String, String> {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let reader = self.stdout_reader.take();
+        if !wait_until(DEADLINE, || reader.as_ref().is_none_or(|r| r.is_finished())) {
+            return Err(format!(
+                "the server's stdout stayed open after it was stopped ({DEADLINE:?})"
+            ));
+        }
+        Ok(self.stdout())
     }
 
     /// Whether the server process is still running.
@@ -465,7 +484,7 @@ fn collect_lines(
     pipe: impl Read + Send + 'static,
     sink: Arc<Mutex<String>>,
     mut each: impl FnMut(&str) + Send + 'static,
-) {
+) -> thread::JoinHandle<()> {
     thread::spawn(move || {
         let mut reader = BufReader::new(pipe);
         let mut line = Vec::new();
@@ -477,7 +496,7 @@ fn collect_lines(
             }
             line.clear();
         }
-    });
+    })
 }
 
 fn wait_for_text(text: &Mutex<String>, needle: &str, what: &str) -> Result<String, String> {
