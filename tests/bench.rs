@@ -137,6 +137,39 @@ fn quick_bench_prints_both_tables_with_sane_numbers() {
         linux,
         "{stdout}"
     );
+    if linux {
+        // The numbers themselves are sane: a CPU ratio near 1 (the same loop, printing or
+        // not), and the clients' CPU per round trip well under a millisecond.
+        let after = |marker: &str| -> Vec<&str> {
+            prose
+                .split(marker)
+                .skip(1)
+                .map(|rest| rest.split_whitespace().next().unwrap())
+                .collect()
+        };
+        for ratio in after("its CPU per round trip is ") {
+            let x: f64 = ratio.trim_end_matches('x').parse().unwrap();
+            assert!((0.2..5.0).contains(&x), "CPU ratio {ratio}: {stdout}");
+        }
+        let per_round_trip: Vec<(&str, &str)> = prose
+            .split("its clients ")
+            .skip(1)
+            .map(|rest| {
+                let mut words = rest.split_whitespace();
+                let _share = words.next();
+                let value = words.next().unwrap().trim_start_matches('(');
+                (value, words.next().unwrap())
+            })
+            .collect();
+        assert_eq!(per_round_trip.len(), 2, "{stdout}");
+        for (value, unit) in per_round_trip {
+            let s = seconds(value, unit);
+            assert!(
+                s > 0.0 && s < 1e-3,
+                "clients' CPU per round trip {value} {unit}: {stdout}"
+            );
+        }
+    }
     assert!(stdout.contains("bench: done in "));
 }
 

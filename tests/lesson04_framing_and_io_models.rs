@@ -679,6 +679,40 @@ fn select_server_serves_several_clients_and_survives_one_leaving() {
     assert_eq!(stdout.matches("b''\n").count(), 6);
 }
 
+/// The ready list names only the sockets poll found ready: with two clients connected,
+/// a round in which one of them sent lists that one alone, in Python's repr of a socket.
+#[test]
+fn select_server_lists_only_the_ready_sockets() {
+    let server = Server::start("select-server", &[]).unwrap();
+    let repr = |stream: &TcpStream| {
+        format!(
+            "<socket.socket family=2, type=1, proto=0, laddr=('127.0.0.1', {}), raddr=('127.0.0.1', {})>",
+            server.port(),
+            stream.local_addr().unwrap().port()
+        )
+    };
+    let listener = format!(
+        "<socket.socket family=2, type=1, proto=0, laddr=('127.0.0.1', {})>",
+        server.port()
+    );
+    let mut first = raw(&server);
+    round_trip(&mut first, b"one", b"ONE");
+    let mut second = raw(&server);
+    round_trip(&mut second, b"two", b"TWO");
+    round_trip(&mut first, b"three", b"THREE");
+    let (first, second_repr) = (repr(&first), repr(&second));
+    // "client left" comes after everything the server printed before it (it flushes
+    // stdout first), and the whole pipe is read once the server is stopped.
+    drop(second);
+    server.wait_for_stderr(": client left").unwrap();
+    let expected = format!(
+        "[{listener}]\n[{first}]\nb'one'\n[{listener}]\n[{second}]\nb'two'\n[{first}]\nb'three'\n\
+         [{second}]\nb''\n",
+        second = second_repr,
+    );
+    assert_eq!(server.stop_and_take_stdout().unwrap(), expected);
+}
+
 #[test]
 fn select_server_survives_garbage_half_messages_and_50_clients() {
     let server = Server::start("select-server", &[]).unwrap();
