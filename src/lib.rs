@@ -4,7 +4,7 @@
 //! with deadlines instead of sleeps, and the expected-output blocks of the lesson pages.
 
 use std::collections::{HashMap, HashSet};
-use std::io::{BufRead, BufReader, ErrorKind, Read};
+use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -188,6 +188,16 @@ impl Server {
     /// Starts `package` with `args` plus `--addr 127.0.0.1:0` (unless `args` has an
     /// `--addr`), and waits until it announces where it listens.
     pub fn start(package: &str, args: &[&str]) -> Result<Server, String> {
+        Server::start_with(package, args, Stdio::piped())
+    }
+
+    /// Like `start`, with the server's stdout a pipe whose reading end is already closed
+    /// (`server | head -0`): its first print fails.
+    pub fn start_with_stdout_closed(package: &str, args: &[&str]) -> Result<Server, String> {
+        Server::start_with(package, args, closed_pipe()?)
+    }
+
+    fn start_with(package: &str, args: &[&str], stdout: Stdio) -> Result<Server, String> {
         let mut command = Command::new(binary(package)?);
         command.args(args);
         if !args.iter().any(|a| a.starts_with("--addr")) {
@@ -195,7 +205,7 @@ impl Server {
         }
         let mut child = command
             .stdin(Stdio::null())
-            .stdout(Stdio::piped())
+            .stdout(stdout)
             .stderr(Stdio::piped())
             .spawn()
             .map_err(|e| format!("cannot start {package}: {e}"))?;
@@ -313,6 +323,42 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// A pipe whose reading end is closed, for a program's stdout: every print into it fails
+/// as it does after `program | head -1` has ended (EPIPE on Unix).
+pub fn closed_pipe() -> Result<Stdio, String> {
+    let (reader, writer) = std::io::pipe().map_err(|e| format!("cannot make a pipe: {e}"))?;
+    drop(reader);
+    Ok(Stdio::from(writer))
+}
+
+/// Runs `package` with `args` and `stdin` as its input, its stdout a closed pipe (see
+/// `closed_pipe`), and returns how it ended and its stderr (stdout is empty).
+pub fn run_with_stdout_closed(
+    package: &str,
+    args: &[&str],
+    stdin: &[u8],
+) -> Result<Output, String> {
+    let mut child = Command::new(binary(package)?)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(closed_pipe()?)
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot start {package}: {e}"))?;
+    if let Some(mut input) = child.stdin.take() {
+        // The program may end before it reads its input: a failed write is no failure.
+        let _ = input.write_all(stdin);
+    }
+    let (done, finished) = mpsc::channel();
+    thread::spawn(move || {
+        let _ = done.send(child.wait_with_output());
+    });
+    finished
+        .recv_timeout(DEADLINE)
+        .map_err(|_| format!("{package} did not end within {DEADLINE:?} with its stdout closed"))?
+        .map_err(|e| format!("cannot wait for {package}: {e}"))
 }
 
 /// Linux: a lesson server started through a wrapper command that execs it

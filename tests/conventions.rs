@@ -156,3 +156,36 @@ fn not_unicode() -> std::ffi::OsString {
 }
 #[cfg(windows)]
 const NOT_UNICODE_SHOWN: &str = r#""a\u{d800}""#;
+
+/// The armour a real server needs (a deadline for a whole request, accept with back-off,
+/// printing that survives a closed stdout) is written once, in the shared crate "armour":
+/// no other crate of the workspace has its own copy for a lesson program to hide.
+#[test]
+fn the_armour_lives_in_one_crate() {
+    let mut copies = Vec::new();
+    let lessons = fs::read_dir(workspace_root().join("crates")).unwrap();
+    for lesson in lessons.flatten() {
+        for krate in fs::read_dir(lesson.path()).unwrap().flatten() {
+            if krate.file_name() == "armour" {
+                continue;
+            }
+            for file in fs::read_dir(krate.path().join("src")).unwrap().flatten() {
+                let text = fs::read_to_string(file.path()).unwrap_or_default();
+                for copy in [
+                    "struct Deadline",
+                    "struct AcceptBackoff",
+                    "macro_rules! println",
+                ] {
+                    if text.contains(copy) {
+                        copies.push(format!("{}: {copy}", file.path().display()));
+                    }
+                }
+            }
+        }
+    }
+    assert!(
+        copies.is_empty(),
+        "copies of the armour:\n{}",
+        copies.join("\n")
+    );
+}

@@ -15,8 +15,8 @@ use std::fmt::Display;
 use std::io;
 use std::process;
 use std::str::FromStr;
-use std::thread;
-use std::time::{Duration, Instant};
+use std::sync::OnceLock;
+use std::time::Duration;
 
 /// The arguments of one program run, consumed option by option.
 pub struct Args {
@@ -51,16 +51,12 @@ impl Args {
             }
             process::exit(0);
         }
+        let _ = PROGRAM.set(program);
         Args {
             program,
             help,
             rest,
         }
-    }
-
-    /// The program's name, as it prefixes every message it prints to stderr.
-    pub fn program(&self) -> &'static str {
-        self.program
     }
 
     /// `--addr HOST:PORT` if given, else `default`.
@@ -153,6 +149,22 @@ impl Args {
     }
 }
 
+/// The name this program gave `Args::parse` (`program` before it did), for the lines
+/// that other shared code prints in its name.
+pub fn program_name() -> &'static str {
+    PROGRAM.get().copied().unwrap_or("program")
+}
+
+static PROGRAM: OnceLock<&'static str> = OnceLock::new();
+
+/// Whether a write failed because the reading end of a pipe is gone (`| head -1` ended):
+/// EPIPE on Unix; on Windows ERROR_BROKEN_PIPE (109) and ERROR_NO_DATA (232), which std
+/// calls BrokenPipe, and ERROR_PIPE_NOT_CONNECTED (233, what Wine reports), which it
+/// does not.
+pub fn is_closed_pipe(e: &io::Error) -> bool {
+    e.kind() == io::ErrorKind::BrokenPipe || (cfg!(windows) && e.raw_os_error() == Some(233))
+}
+
 /// An I/O error as a person reads it, in the same words on every system: `Connection
 /// refused`, not Linux's `Connection refused (os error 111)` nor Windows' `No connection
 /// could be made because the target machine actively refused it. (os error 10061)` (or
@@ -204,7 +216,8 @@ fn common_words(kind: io::ErrorKind) -> Option<&'static str> {
 
 /// Words for the WinSock error codes that std gives no kind of their own (their kind is
 /// "uncategorized"), in the words Linux prints for the same condition. The codes are
-/// WinSock's (10000 and up) and mean nothing elsewhere, so this applies to Windows only.
+/// WinSock's (10000 and up), and one pipe error of Windows (233); they mean nothing
+/// elsewhere, so this applies to Windows only.
 fn winsock_words(code: i32) -> Option<&'static str> {
     if !cfg!(windows) {
         return None;
@@ -217,6 +230,7 @@ fn winsock_words(code: i32) -> Option<&'static str> {
         10055 => "No buffer space available",           // WSAENOBUFS
         10058 => "Broken pipe",                         // WSAESHUTDOWN: send after shutdown
         10064 => "Host is down",                        // WSAEHOSTDOWN
+        233 => "Broken pipe", // ERROR_PIPE_NOT_CONNECTED: a pipe whose reader is gone
         // A failed name lookup (getaddrinfo), in the words of glibc's gai_strerror.
         11001 => "Name or service not known", // WSAHOST_NOT_FOUND, EAI_NONAME
         11002 => "Temporary failure in name resolution", // WSATRY_AGAIN, EAI_AGAIN
@@ -269,82 +283,6 @@ fn host_of(addr: &str) -> &str {
     host.strip_prefix('[')
         .and_then(|h| h.strip_suffix(']'))
         .unwrap_or(host)
-}
-
-/// A time limit for a whole request, not for one read. A read timeout alone restarts with
-/// every read, so a peer sending one byte a second would never meet it; instead, before
-/// each read, set the read timeout to what is left of the request's time:
-///
-/// ```text
-/// let deadline = Deadline::after(limit);               // when the request starts
-/// stream.set_read_timeout(Some(deadline.remaining()?))?; // before every read
-/// let n = stream.read(&mut buf)?;
-/// ```
-#[derive(Clone, Copy, Debug)]
-pub struct Deadline(Instant);
-
-impl Deadline {
-    /// The deadline `limit` from now.
-    pub fn after(limit: Duration) -> Deadline {
-        Deadline(Instant::now() + limit)
-    }
-
-    /// The time left (at least 1 ms, since `set_read_timeout` refuses zero), or a
-    /// `TimedOut` error once the deadline has passed, which `is_timeout` recognises.
-    pub fn remaining(&self) -> io::Result<Duration> {
-        let left = self.0.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            Err(io::Error::new(io::ErrorKind::TimedOut, "deadline passed"))
-        } else {
-            Ok(left.max(Duration::from_millis(1)))
-        }
-    }
-}
-
-/// What an accept loop does when `accept` fails. The usual cause is running out of file
-/// descriptors (EMFILE): the pending connection stays in the queue, so retrying at once
-/// fails again at once and the loop spins at 100% CPU. Instead, wait before the next try,
-/// twice as long after each failure in a row (10 ms up to 1 s), and log one line when the
-/// failures start and one when accept works again, not one per failure.
-#[derive(Debug, Default)]
-pub struct AcceptBackoff {
-    failures: u32,
-}
-
-impl AcceptBackoff {
-    /// The longest wait between two tries.
-    pub const MAX_WAIT: Duration = Duration::from_secs(1);
-
-    /// Logs (the first failure of a run only) and waits before the next try.
-    pub fn failed(&mut self, program: &str, e: &io::Error) {
-        if self.failures == 0 {
-            eprintln!(
-                "{program}: accept failed: {}; retrying, waiting up to {} ms between tries",
-                reason(e),
-                Self::MAX_WAIT.as_millis()
-            );
-        }
-        let wait = Self::wait(self.failures);
-        self.failures = self.failures.saturating_add(1);
-        thread::sleep(wait);
-    }
-
-    /// Call after each accept that worked: logs the end of a run of failures.
-    pub fn succeeded(&mut self, program: &str) {
-        if self.failures > 0 {
-            eprintln!(
-                "{program}: accept works again after {} failed tries",
-                self.failures
-            );
-            self.failures = 0;
-        }
-    }
-
-    /// The wait after `failures` failures in a row: 10 ms, 20 ms, 40 ms, ... up to 1 s.
-    fn wait(failures: u32) -> Duration {
-        let ms = 10u64.saturating_mul(1u64 << failures.min(7));
-        Duration::from_millis(ms).min(Self::MAX_WAIT)
-    }
 }
 
 /// The part of the arguments that may hold options: everything before a lone `--`.
@@ -407,36 +345,6 @@ fn take_value(rest: &mut Vec<String>, name: &str) -> Result<Option<String>, Stri
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn deadline_counts_down_then_times_out() {
-        let d = Deadline::after(Duration::from_secs(60));
-        let left = d.remaining().unwrap();
-        assert!(left > Duration::from_secs(59) && left <= Duration::from_secs(60));
-        let past = Deadline::after(Duration::ZERO);
-        let e = past.remaining().unwrap_err();
-        assert!(is_timeout(&e), "{e:?}");
-    }
-
-    #[test]
-    fn accept_backoff_doubles_up_to_a_second() {
-        let waits: Vec<u64> = (0..10)
-            .map(|n| AcceptBackoff::wait(n).as_millis() as u64)
-            .collect();
-        assert_eq!(waits, [10, 20, 40, 80, 160, 320, 640, 1000, 1000, 1000]);
-        assert_eq!(AcceptBackoff::wait(u32::MAX), AcceptBackoff::MAX_WAIT);
-    }
-
-    #[test]
-    fn accept_backoff_counts_failures_and_resets() {
-        let mut b = AcceptBackoff::default();
-        let e = io::Error::other("x");
-        b.failed("t", &e);
-        b.failed("t", &e);
-        assert_eq!(b.failures, 2);
-        b.succeeded("t");
-        assert_eq!(b.failures, 0);
-    }
 
     fn args(list: &[&str]) -> Args {
         Args::from_vec(
@@ -559,6 +467,8 @@ mod tests {
             (10052, "Network dropped connection on reset"),
             (10055, "No buffer space available"),
             (10064, "Host is down"),
+            (232, "Broken pipe"), // ERROR_NO_DATA
+            (233, "Broken pipe"), // ERROR_PIPE_NOT_CONNECTED
             (11001, "Name or service not known"),
         ];
         if cfg!(windows) {

@@ -6,6 +6,7 @@ use std::net::TcpStream;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use armour::println;
 use lesson_cli::Args;
 
 const HELP: &str = "\

@@ -5,7 +5,8 @@ use std::io::{self, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use lesson_cli::{AcceptBackoff, Args, Deadline};
+use armour::{AcceptBackoff, Deadline};
+use lesson_cli::Args;
 
 const HELP: &str = "\
 usage: timestamp-server [--addr HOST:PORT] [--timeout-ms MS]

@@ -6,7 +6,8 @@ use std::fmt;
 use std::io::{self, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 
-use lesson_cli::{AcceptBackoff, Args};
+use armour::AcceptBackoff;
+use lesson_cli::Args;
 use py_compat::str_repr;
 use tcp_messages::{Incoming, MAX_MESSAGE, Pauses, recv_message, send_failed};
 

@@ -28,7 +28,7 @@ use std::io::{self, Read};
 use std::net::TcpStream;
 use std::time::Duration;
 
-use lesson_cli::Deadline;
+use armour::Deadline;
 
 /// The longest message a server accepts: the originals read each one with `recv(1024)`.
 pub const MAX_MESSAGE: usize = 1024;

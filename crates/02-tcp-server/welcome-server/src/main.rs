@@ -7,7 +7,8 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::thread;
 use std::time::Duration;
 
-use lesson_cli::{AcceptBackoff, Args};
+use armour::AcceptBackoff;
+use lesson_cli::Args;
 use tcp_messages::{Incoming, MAX_MESSAGE, Pauses, recv_message, send_failed};
 
 const HELP: &str = "\

@@ -3,7 +3,8 @@
 
 use std::net::TcpListener;
 
-use lesson_cli::{AcceptBackoff, Args};
+use armour::AcceptBackoff;
+use lesson_cli::Args;
 use py_compat::{addr_repr, socket_repr};
 
 const HELP: &str = "\

@@ -6,7 +6,8 @@ use std::io::{self, Read};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::time::Duration;
 
-use lesson_cli::{AcceptBackoff, Args, Deadline};
+use armour::{AcceptBackoff, Deadline};
+use lesson_cli::Args;
 use wire_helpers::{HEADER_LEN, decode_header};
 
 const HELP: &str = "\

@@ -7,7 +7,8 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::thread;
 use std::time::Duration;
 
-use lesson_cli::{AcceptBackoff, Args};
+use armour::AcceptBackoff;
+use lesson_cli::Args;
 use py_compat::{addr_repr, list_repr, socket_repr};
 
 const HELP: &str = "\

@@ -8,7 +8,8 @@ use std::fmt;
 use std::io::{self, BufWriter, Read, Stdout, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 
-use lesson_cli::{AcceptBackoff, Args};
+use armour::AcceptBackoff;
+use lesson_cli::Args;
 use py_compat::{BytesRepr, socket_repr};
 
 const HELP: &str = "\

@@ -7,7 +7,8 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::thread;
 use std::time::Duration;
 
-use lesson_cli::{AcceptBackoff, Args, Deadline};
+use armour::{AcceptBackoff, Deadline};
+use lesson_cli::Args;
 
 const HELP: &str = "\
 usage: sticky-server [--addr HOST:PORT] [--delay-ms MS] [--clients N] [--timeout-ms MS]

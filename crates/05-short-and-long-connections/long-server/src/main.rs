@@ -10,7 +10,8 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::thread;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use lesson_cli::{AcceptBackoff, Args};
+use armour::AcceptBackoff;
+use lesson_cli::Args;
 use py_compat::{addr_repr, bytes_repr};
 
 const HELP: &str = "\

@@ -10,7 +10,8 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::thread;
 use std::time::Duration;
 
-use lesson_cli::{AcceptBackoff, Args, Deadline};
+use armour::{AcceptBackoff, Deadline};
+use lesson_cli::Args;
 use py_compat::{FloatError, addr_repr, bytes_repr, float_repr, parse_float};
 
 const HELP: &str = "\
