@@ -5,6 +5,7 @@
 //! cargo's one-binary-per-file, so `every_test_file_is_compiled` checks that no file of
 //! tests/ is left out.)
 
+mod budget;
 mod compare;
 mod conventions;
 mod inventory;
