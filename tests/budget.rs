@@ -1,6 +1,6 @@
 //! Every lesson program stays tiny: a student reads its `main.rs` beside the Python
-//! original, so each program has a budget of code lines, 2 x the original's code lines
-//! + 25 (the original's steps in Rust, plus `main`, the arguments and the errors), a
+//! original, so each program has a budget of code lines: twice the original's code lines
+//! plus 25 (the original's steps in Rust, plus `main`, the arguments and the errors), a
 //! little more for the five servers whose hardening their lesson teaches.
 //!
 //! Counted: every `.rs` file of the program's crate except a `sys.rs` that holds only the
