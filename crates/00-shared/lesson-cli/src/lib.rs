@@ -12,7 +12,7 @@
 //! `usage: timestamp-client [--addr HOST:PORT]`.
 
 use std::fmt::Display;
-use std::io;
+use std::io::{self, Write};
 use std::process;
 use std::str::FromStr;
 use std::sync::OnceLock;
@@ -45,10 +45,10 @@ impl Args {
     /// Like `parse`, from a given list (the program name not included).
     pub fn from_vec(program: &'static str, help: &'static str, rest: Vec<String>) -> Args {
         if options(&rest).iter().any(|a| a == "--help" || a == "-h") {
-            print!("{help}");
-            if !help.ends_with('\n') {
-                println!();
-            }
+            // Not print!, which panics when stdout is a closed pipe (`--help | head -1`):
+            // the reader has what it wanted, so a closed pipe is no failure.
+            let newline = if help.ends_with('\n') { "" } else { "\n" };
+            let _ = io::stdout().write_all(format!("{help}{newline}").as_bytes());
             process::exit(0);
         }
         let _ = PROGRAM.set(program);
