@@ -8,15 +8,16 @@ use std::time::Duration;
 use assert_cmd::Command;
 use assert_cmd::assert::Assert;
 use socket_lessons::{
-    Server, binary, closed_port_addr, connect, lesson_block, one_shot_server, read_some,
-    run_on_a_taken_port, wait_until,
+    Server, binary, closed_port_addr, connect, lesson_block, normalize_number, one_shot_server,
+    read_some, run_on_a_taken_port, run_with_stdout_closed,
 };
 #[cfg(target_os = "linux")]
-use socket_lessons::{accept_loop_backs_off, under_a_thread_limit};
+use socket_lessons::{accept_loop_backs_off, under_a_thread_limit, wait_until};
 
 const PAGE: &str = "05-short-and-long-connections.md";
 
 /// Long enough for a loaded machine; a test only waits this long when it is failing.
+#[cfg(target_os = "linux")]
 const PATIENCE: Duration = Duration::from_secs(20);
 
 /// With `--seed 1`, every connection sees the server play 2, 3, 3, 2, 2 (rock, paper,
@@ -341,6 +342,61 @@ fn against_fake(answer: Option<u8>, hold: bool, args: &[&str]) -> Assert {
     let ran = client(&addr).args(args).assert();
     fake.join().unwrap();
     ran
+}
+
+#[test]
+fn client_with_its_stdout_closed_ends_quietly_with_141() {
+    // `long-client | head -0`: `entering context` cannot be printed. The client ends
+    // there, quietly: no panic, and no `exit context` printed while one unwinds (that
+    // second panic aborted the program, exit 134).
+    let server = Server::start("long-server", &["--seed", SEED]).unwrap();
+    let out = run_with_stdout_closed("long-client", &["--addr", &server.addr()], b"").unwrap();
+    assert_eq!(out.status.code(), Some(141), "{out:?}");
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "");
+}
+
+#[test]
+fn server_with_its_stdout_closed_says_so_once_and_serves_on() {
+    // `long-server | head -0`: `Serving on` cannot be printed.
+    let server = Server::start_with_stdout_closed("long-server", &["--seed", SEED]).unwrap();
+    let addr = server.addr();
+    server.wait_for_stderr("stdout is closed").unwrap();
+    // A game is still played, with the same results.
+    client(&addr)
+        .assert()
+        .success()
+        .stdout(SEEDED_CLIENT)
+        .stderr("");
+    // The player that left is logged: every line before has arrived by then, so the
+    // whole of stderr can be compared.
+    let stderr = server
+        .wait_for_stderr("the client left after 5 rounds\n")
+        .unwrap();
+    assert_eq!(
+        normalize_number(&stderr, "long-server: 127.0.0.1:", "PORT"),
+        format!(
+            "long-server: listening on {addr}\n\
+             long-server: stdout is closed (Broken pipe); printing stops, serving goes on\n\
+             long-server: 127.0.0.1:PORT: the client left after 5 rounds\n"
+        )
+    );
+}
+
+#[test]
+fn help_shows_line_ends_as_escapes_not_as_a_carriage_return() {
+    // A real carriage return sends the cursor back to the start of the line, and the
+    // rest of the sentence overwrites its start on screen.
+    let out = Command::new(binary("long-server").unwrap())
+        .arg("--help")
+        .timeout(Duration::from_secs(20))
+        .output()
+        .unwrap();
+    let help = String::from_utf8(out.stdout).unwrap();
+    assert!(!help.contains('\r'), "{help:?}");
+    assert!(
+        help.contains("Line ends (`\\r`, `\\n`) between moves are skipped"),
+        "{help}"
+    );
 }
 
 #[test]

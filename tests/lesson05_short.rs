@@ -7,15 +7,16 @@ use std::time::{Duration, Instant};
 
 use assert_cmd::Command;
 use socket_lessons::{
-    Server, binary, closed_port_addr, connect, lesson_block, one_shot_server, read_some,
-    run_on_a_taken_port, stays_silent, wait_until, workspace_root,
+    Server, binary, closed_port_addr, connect, lesson_block, normalize_number, one_shot_server,
+    read_some, run_on_a_taken_port, run_with_stdout_closed, stays_silent, workspace_root,
 };
 #[cfg(target_os = "linux")]
-use socket_lessons::{accept_loop_backs_off, under_a_thread_limit};
+use socket_lessons::{accept_loop_backs_off, under_a_thread_limit, wait_until};
 
 const PAGE: &str = "05-short-and-long-connections.md";
 
 /// Long enough for a loaded machine; a test only waits this long when it is failing.
+#[cfg(target_os = "linux")]
 const PATIENCE: Duration = Duration::from_secs(20);
 
 fn client(addr: &str) -> Command {
@@ -451,6 +452,68 @@ fn a_refused_thread_drops_only_that_connection() {
         read_up_to(&mut next, 5) == b"d16.0"
     });
     assert!(served);
+}
+
+#[test]
+fn client_with_its_stdout_closed_ends_quietly_with_141() {
+    // `short-client | head -0`: its first line cannot be printed.
+    let server = Server::start("short-server", &[]).unwrap();
+    let out = run_with_stdout_closed("short-client", &["--addr", &server.addr()], b"").unwrap();
+    assert_eq!(out.status.code(), Some(141), "{out:?}");
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "");
+    // It had connected: the server saw it come and go without a request.
+    server
+        .wait_for_stderr("closed the connection without sending a request\n")
+        .unwrap();
+}
+
+#[test]
+fn server_with_its_stdout_closed_says_so_once_and_serves_on() {
+    // `short-server | head -0`: `Serving on` cannot be printed.
+    let server = Server::start_with_stdout_closed("short-server", &[]).unwrap();
+    let addr = server.addr();
+    server.wait_for_stderr("stdout is closed").unwrap();
+    // Every client is still served, on threads that print (or would) too.
+    for _ in 0..2 {
+        let out = client(&addr).output().unwrap();
+        assert!(out.status.success(), "{out:?}");
+        assert_eq!(
+            String::from_utf8(out.stdout).unwrap(),
+            one_result(server.port(), "4.0") + &one_result(server.port(), "8.0")
+        );
+    }
+    // A bad request logs a line of its own: every line before it has arrived by then,
+    // so the whole of stderr can be compared.
+    let mut bad = connect(&addr).unwrap();
+    bad.write_all(b"x2").unwrap();
+    assert!(closed_without_reply(&mut bad));
+    let stderr = server.wait_for_stderr("not a request letter").unwrap();
+    assert_eq!(
+        normalize_number(&stderr, "short-server: 127.0.0.1:", "PORT"),
+        format!(
+            "short-server: listening on {addr}\n\
+             short-server: stdout is closed (Broken pipe); printing stops, serving goes on\n\
+             short-server: 127.0.0.1:PORT: b'x2' starts with 'x', not a request letter (a, b, c or d); \
+             closing the connection\n"
+        )
+    );
+}
+
+#[test]
+fn help_shows_line_ends_as_escapes_not_as_a_carriage_return() {
+    // A real carriage return sends the cursor back to the start of the line, and the
+    // rest of the sentence overwrites its start on screen.
+    let out = Command::new(binary("short-server").unwrap())
+        .arg("--help")
+        .timeout(Duration::from_secs(20))
+        .output()
+        .unwrap();
+    let help = String::from_utf8(out.stdout).unwrap();
+    assert!(!help.contains('\r'), "{help:?}");
+    assert!(
+        help.contains("A request may end with a line end (`\\r\\n` or `\\n`), as telnet"),
+        "{help}"
+    );
 }
 
 #[test]

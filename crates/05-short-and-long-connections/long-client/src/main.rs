@@ -11,24 +11,11 @@ use std::net::{Shutdown, TcpStream};
 use std::process::ExitCode;
 use std::time::Duration;
 
+use armour::println;
 use lesson_cli::Args;
 use py_compat::bytes_repr;
 
-const HELP: &str = "\
-usage: long-client [--addr HOST:PORT] [--timeout-ms MS] [MOVE...]
-
-Lesson 05: the long-connection client (a port of the original's LongClient).
-Opens one connection to long-server and plays a round of rock-paper-scissors for each
-MOVE over it: 剪刀 (scissors), 石头 (rock) or 布 (paper). With no MOVE, plays 剪刀 five
-times, as the original does. For each round it prints `write done`, `read done` and the
-result: 平局 (draw), 胜利 (win) or 失败 (lose); an unknown move prints 未知的指令 and
-False, as the original does, and sends nothing.
-
-options:
-  --addr HOST:PORT   where the server is (default 127.0.0.1:5000)
-  --timeout-ms MS    how long to wait for each result (default 10000)
-  -h, --help         this text
-";
+const HELP: &str = include_str!("help.txt");
 
 /// The results, by the byte the server answers.
 const HANDLERS: [(u8, &str); 3] = [(b'x', "平局"), (b'y', "胜利"), (b'z', "失败")];
@@ -92,12 +79,7 @@ impl LongClient {
         match self.stream.read(&mut result) {
             Ok(0) => return Err(NO_RESULT.into()),
             Ok(_) => {}
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                ) =>
-            {
+            Err(e) if armour::is_timeout(&e) => {
                 return Err(format!(
                     "no result from the server within {:?}",
                     self.timeout

@@ -10,35 +10,11 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::thread;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use armour::AcceptBackoff;
-use lesson_cli::Args;
+use armour::{AcceptBackoff, Deadline, println};
+use lesson_cli::{Args, reason};
 use py_compat::{addr_repr, bytes_repr};
 
-const HELP: &str = "\
-usage: long-server [--addr HOST:PORT] [--seed N]
-
-Lesson 05: the long-connection server (a port of long_server.py, asyncio).
-Plays rock-paper-scissors with each client over one long connection. Every frame is
-one byte: the client sends its move (1 scissors, 2 rock, 3 paper), the server picks
-a move at random and answers with the result from the client's side (x draw, y win,
-z lose). Rock beats scissors, scissors beat paper, paper beats rock.
-Line ends (`\r`, `\n`) between moves are skipped, so `telnet` and `nc` can play.
-Serves every client at once, one thread per connection. A connection may stay idle
-as long as it likes (that is a long connection); a client that does not take a
-result within 10 s is dropped.
-
-stdout: `Serving on ('127.0.0.1', 5000)`, then per client `set task`, and per round
-        `wait`, `recv: N`, `remot: M` (the server's move) and `send done`, as the
-        original prints them.
-stderr: `long-server: listening on ADDR` once bound, and one line when a client
-        leaves, sends a byte that is not a move, or is dropped.
-
-options:
-  --addr HOST:PORT   where to listen (default 127.0.0.1:5000; port 0 = any free port)
-  --seed N           pick the server's moves from this seed (a number), so that every
-                     connection sees the same repeatable sequence; default: the clock
-  -h, --help         this text
-";
+const HELP: &str = include_str!("help.txt");
 
 // The moves, as the 1-byte frames carry them (the ASCII digits 1, 2 and 3).
 const SCISSORS: u8 = 1;
@@ -56,10 +32,7 @@ fn main() {
     let seed: Option<u64> = args.value("--seed");
     args.finish();
     if let Err(e) = start_server(&addr, seed) {
-        args.fail(format_args!(
-            "cannot listen on {addr}: {}",
-            lesson_cli::reason(&e)
-        ));
+        args.fail(format_args!("cannot listen on {addr}: {}", reason(&e)));
     }
 }
 
@@ -67,34 +40,30 @@ fn start_server(addr: &str, seed: Option<u64>) -> io::Result<()> {
     // loop.create_server: create the listening socket, bind it and listen.
     let server = TcpListener::bind(addr)?;
     let local = server.local_addr()?;
-    eprintln!("long-server: listening on {local}");
+    armour::listening(local);
     println!("Serving on {}", addr_repr(local));
 
     let mut connections: u64 = 0;
     let mut backoff = AcceptBackoff::default();
     loop {
-        match server.accept() {
-            Ok((stream, peer)) => {
-                backoff.succeeded("long-server");
-                connections += 1;
-                // Each connection has its own socket, its own random moves and its own
-                // state. (The original hands one StreamReader to every connection, so
-                // only its first client can play.)
-                let random = Random::new(seed.unwrap_or_else(|| clock_seed(connections)));
-                // connection_made: the original schedules the task, prints `set task`, and
-                // the task starts once connection_made returns. Print before starting the
-                // thread, so `set task` comes before the task's first `wait` here too.
-                println!("set task");
-                // The system may refuse a thread (a limit on processes and threads):
-                // then this one connection is closed, and the server goes on serving.
-                let task = thread::Builder::new().spawn(move || hander(stream, peer, random));
-                if let Err(e) = task {
-                    let why = lesson_cli::reason(&e);
-                    eprintln!("long-server: {peer}: no thread for this connection ({why}); closed");
-                }
-            }
-            // Out of file descriptors, accept fails again at once: wait before retrying.
-            Err(e) => backoff.failed("long-server", &e),
+        let Some((stream, peer)) = backoff.check("long-server", server.accept()) else {
+            continue;
+        };
+        connections += 1;
+        // Each connection has its own socket, its own random moves and its own state.
+        // (The original hands one StreamReader to every connection, so only its first
+        // client can play.)
+        let random = Random::new(seed.unwrap_or_else(|| clock_seed(connections)));
+        // connection_made: the original schedules the task, prints `set task`, and the
+        // task starts once connection_made returns. Print before starting the thread, so
+        // `set task` comes before the task's first `wait` here too.
+        println!("set task");
+        // The system may refuse a thread (a limit on processes and threads): then this
+        // one connection is closed, and the server goes on serving.
+        let task = thread::Builder::new().spawn(move || hander(stream, peer, random));
+        if let Err(e) = task {
+            let why = reason(&e);
+            eprintln!("long-server: {peer}: no thread for this connection ({why}); closed");
         }
     }
 }
@@ -102,22 +71,18 @@ fn start_server(addr: &str, seed: Option<u64>) -> io::Result<()> {
 /// The task of one connection: round after round, read the client's 1-byte move, pick
 /// ours, send the result. It ends when the client leaves or breaks the protocol.
 fn hander(mut stream: TcpStream, peer: SocketAddr, mut random: Random) {
-    // No read timeout: waiting for the next move as long as the client likes is what a
-    // long connection is for. Only a write has a limit.
-    if let Err(e) = stream.set_write_timeout(Some(WRITE_TIMEOUT)) {
-        eprintln!("long-server: {peer}: {}", lesson_cli::reason(&e));
-        return;
-    }
     let mut rounds = 0;
     let end = loop {
         println!("wait");
+        // No read timeout: waiting for the next move as long as the client likes is what
+        // a long connection is for. Only a write has a limit.
         let frame = match read_frame(&mut stream) {
             Ok(Some(frame)) => frame,
             Ok(None) => {
                 let plural = if rounds == 1 { "" } else { "s" };
                 break format!("the client left after {rounds} round{plural}");
             }
-            Err(e) => break format!("connection lost: {}", lesson_cli::reason(&e)),
+            Err(e) => break format!("connection lost: {}", reason(&e)),
         };
         let data = match frame[0] {
             b'1'..=b'3' => frame[0] - b'0',
@@ -132,13 +97,15 @@ fn hander(mut stream: TcpStream, peer: SocketAddr, mut random: Random) {
         println!("recv: {data}");
         let remote = random.choice(&[SCISSORS, ROCK, PAPER]);
         println!("remot: {remote}");
-        if let Err(e) = stream.write_all(&[calcul(data, remote)]) {
-            if lesson_cli::is_timeout(&e) {
+        // _stream_writer.write: the result, within WRITE_TIMEOUT.
+        let mut client = Deadline::after(WRITE_TIMEOUT).on(&stream);
+        if let Err(e) = client.write_all(&[calcul(data, remote)]) {
+            if armour::is_timeout(&e) {
                 break format!(
                     "did not take its result within {WRITE_TIMEOUT:?}; closing the connection"
                 );
             }
-            break format!("cannot send the result: {}", lesson_cli::reason(&e));
+            break format!("cannot send the result: {}", reason(&e));
         }
         println!("send done");
         rounds += 1;

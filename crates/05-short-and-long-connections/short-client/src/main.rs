@@ -9,25 +9,11 @@ use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::time::Duration;
 
+use armour::println;
 use lesson_cli::Args;
 use py_compat::{addr_repr, bytes_repr, float_repr, parse_float};
 
-const HELP: &str = "\
-usage: short-client [--addr HOST:PORT] [--timeout-ms MS] [LETTER NUMBER]
-
-Lesson 05: the short-connection client (a port of the original's asyncio client).
-With no arguments, like the original, it asks short-server for the square of 2 and
-then the cube of 2, each over its own short connection, and prints
-`Connection to ('127.0.0.1', 5000)` and the result (`4.0`, then `8.0`).
-With LETTER NUMBER it sends that one request instead, as typed: a = square,
-b = cube, c = fourth power, d = the number itself (`short-client c 1.5` prints 5.0625).
-Anything else is sent too, so you can see how the server treats a bad request.
-
-options:
-  --addr HOST:PORT   where the server is (default 127.0.0.1:5000)
-  --timeout-ms MS    how long to wait for a reply (default 10000)
-  -h, --help         this text
-";
+const HELP: &str = include_str!("help.txt");
 
 /// The longest reply we read: `d` and a float take at most 25 bytes.
 const MAX_REPLY: u64 = 1024;
@@ -93,9 +79,7 @@ fn request(addr: &str, query: &str, number: &str, timeout: Duration) -> Result<f
 /// What went wrong after the connection was made, in one line.
 fn explain(e: &io::Error, addr: &str, timeout: Duration) -> String {
     match e.kind() {
-        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => {
-            format!("no reply from {addr} within {timeout:?}")
-        }
+        _ if armour::is_timeout(e) => format!("no reply from {addr} within {timeout:?}"),
         // A server that closes before reading our request resets the connection; then
         // writing, shutting down or reading fails instead of reading 0 bytes.
         io::ErrorKind::ConnectionReset
