@@ -478,6 +478,18 @@ pub static KNOWN: &[Known] = &[
         "the clients send no line ends",
     ),
     unseen(
+        "short-1024",
+        P05,
+        "At most 1024 bytes make one request.",
+        "no scenario sends a request over 1024 bytes",
+    ),
+    unseen(
+        "closed-stdout-05",
+        P05,
+        "A closed stdout stops only the printing.",
+        "compare reads every program's stdout to its end",
+    ),
+    unseen(
         "short-half-close",
         P05,
         "Our short client half-closes.",
