@@ -416,7 +416,7 @@ fn framed_client_checks_its_arguments_and_its_server() {
 
 #[test]
 fn framed_server_and_client_share_one_header_implementation() {
-    // Both ends take encode/decode from the lesson's small library crate, whose unit
+    // Both ends take encode/decode from the lesson's length-header codec, whose unit
     // tests pin the bytes to struct.pack('i', n); the black-box tests above check the wire.
     for package in ["framed-server", "framed-client"] {
         let manifest = std::fs::read_to_string(
@@ -428,10 +428,10 @@ fn framed_server_and_client_share_one_header_implementation() {
         .unwrap();
         assert!(
             manifest.contains(&format!(
-                "{} = {{ path = \"../wire-helpers\" }}",
-                "wire-helpers"
+                "{} = {{ path = \"../length-header\" }}",
+                "length-header"
             )),
-            "{package} does not use \"wire-helpers\""
+            "{package} does not use \"length-header\""
         );
     }
 }

@@ -5,8 +5,8 @@ use std::io::Write;
 use std::net::TcpStream;
 use std::thread;
 
+use length_header::encode_header;
 use lesson_cli::Args;
-use wire_helpers::encode_header;
 
 const HELP: &str = "\
 usage: framed-client [--addr HOST:PORT] [--size N] [--chunk-size N] [--pause-ms MS]

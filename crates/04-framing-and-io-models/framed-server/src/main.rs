@@ -7,8 +7,8 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::time::Duration;
 
 use armour::{AcceptBackoff, Deadline};
+use length_header::{HEADER_LEN, decode_header};
 use lesson_cli::Args;
-use wire_helpers::{HEADER_LEN, decode_header};
 
 const HELP: &str = "\
 usage: framed-server [--addr HOST:PORT] [--clients N] [--timeout-ms MS]
@@ -156,10 +156,10 @@ fn recv_exactly(conn: &mut TcpStream, buf: &mut [u8], deadline: Deadline) -> io:
 #[cfg(test)]
 mod tests {
     use super::*;
+    use length_header::MAX_BODY;
     use std::io::Write;
     use std::net::TcpListener;
     use std::thread;
-    use wire_helpers::MAX_BODY;
 
     /// A connected pair on loopback, the writer dribbling `bytes` one at a time.
     fn dribbled(bytes: Vec<u8>) -> TcpStream {
