@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use assert_cmd::Command;
 use socket_lessons::{
     DEADLINE, Server, binary, closed_port_addr, connect, lesson_block, normalize_number,
-    one_shot_server, wait_until,
+    one_shot_server, run_with_stdout_closed, wait_until,
 };
 
 const PAGE: &str = "04-framing-and-io-models.md";
@@ -57,6 +57,23 @@ fn recording_server() -> (String, thread::JoinHandle<Vec<u8>>) {
         all
     })
     .unwrap()
+}
+
+/// Runs a client that prints nothing with its stdout's reader already closed
+/// (`client | head -0`): the closed pipe never matters to it, so it exits 0, quietly, and
+/// sends exactly what it sends with a stdout. Returns the bytes the server got.
+fn client_with_stdout_closed(package: &str, args: &[&str]) -> Vec<u8> {
+    let (addr, reader) = recording_server();
+    let out =
+        run_with_stdout_closed(package, &[&["--addr", &addr][..], args].concat(), b"").unwrap();
+    assert_eq!(out.status.code(), Some(0), "{package}: {out:?}");
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "", "{package}");
+    reader.join().unwrap()
+}
+
+/// What a server logs, once, when its stdout turns out closed.
+fn stdout_closed_line(package: &str) -> String {
+    format!("{package}: stdout is closed (Broken pipe); printing stops, serving goes on\n")
 }
 
 /// Opens `n` connections at once, sends `{word}{i}` on each, and only then reads every
@@ -165,8 +182,10 @@ fn sticky_demo_gives_hello_world_in_one_read_every_time() {
 
 #[test]
 fn sticky_switch_shows_the_two_writes_as_two_reads() {
-    // 100 ms apart is plenty for a server that reads at once (the page shows 300).
-    let (server, _) = sticky_once(&["--delay-ms", "0"], &["--pause-ms", "100"]);
+    // 300 ms apart, as the page shows: a server that reads at once takes `hello` alone
+    // unless it is kept off the CPU for that long (100 ms was too little on a machine
+    // with a load of 16 on 2 cores).
+    let (server, _) = sticky_once(&["--delay-ms", "0"], &["--pause-ms", "300"]);
     assert_eq!(server.wait_for_stdout_lines(2).unwrap(), "hello\n world\n");
 }
 
@@ -230,6 +249,59 @@ fn sticky_client_without_a_server_says_so() {
     assert_refused("sticky-client", "sticky-server");
 }
 
+#[test]
+fn sticky_server_pauses_only_for_a_client_that_sent_something() {
+    // A flood of clients that connect and close at once: each costs a read of 0 bytes and
+    // the original's empty line, but not the 200 ms show pause (100 pauses would hold the
+    // real client below back for 20 s). The real client still gets the pause, so its two
+    // writes stick together as ever. Bound: served within 5 s of its start (it takes
+    // a fraction of a second here; the margin is for a loaded machine).
+    let server = Server::start("sticky-server", &["--clients", "0"]).unwrap();
+    for _ in 0..100 {
+        drop(connect(&server.addr()).unwrap());
+    }
+    let started = Instant::now();
+    client("sticky-client", &server.addr()).assert().success();
+    let stdout = server.wait_for_stdout("hello world\n").unwrap();
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(5), "served after {took:?}");
+    assert_eq!(stdout, format!("{}hello world\n", "\n".repeat(100)));
+}
+
+#[test]
+fn sticky_server_with_stdout_closed_logs_once_and_goes_on_serving() {
+    let mut server =
+        Server::start_with_stdout_closed("sticky-server", &["--clients", "2"]).unwrap();
+    client("sticky-client", &server.addr()).assert().success();
+    server.wait_for_stderr("stdout is closed").unwrap();
+    // A later client is still read: its bytes that are not UTF-8 are logged.
+    let mut junk = raw(&server);
+    junk.write_all(&[0xff, 0xfe, 0x00]).unwrap();
+    drop(junk);
+    assert!(
+        wait_until(DEADLINE, || !server.is_running()),
+        "it did not serve both clients"
+    );
+    // The pipe may still hold the last line when the process has gone: wait for it.
+    server.wait_for_stderr("skipped them\n").unwrap();
+    assert_eq!(
+        normalize(&server.stderr()),
+        format!(
+            "sticky-server: listening on 127.0.0.1:PORT\n{}\
+             sticky-server: 127.0.0.1:PORT: read 1 returned 3 bytes that are not UTF-8 text; skipped them\n",
+            stdout_closed_line("sticky-server")
+        )
+    );
+}
+
+#[test]
+fn sticky_client_with_stdout_closed_sends_as_ever() {
+    assert_eq!(
+        client_with_stdout_closed("sticky-client", &[]),
+        b"hello world"
+    );
+}
+
 // ---------------------------------------------------------------- struct.pack
 
 #[test]
@@ -251,6 +323,15 @@ fn pack_demo_prints_the_tuple_and_shows_the_bytes() {
         .assert()
         .code(2)
         .stdout("");
+}
+
+#[test]
+fn pack_demo_with_stdout_closed_ends_quietly_with_141() {
+    // `pack-demo | head -0`: its one line cannot be printed, so it ends at once, before
+    // its stderr lines, with the status a shell gives a Unix tool a closed pipe stopped.
+    let out = run_with_stdout_closed("pack-demo", &[], b"").unwrap();
+    assert_eq!(out.status.code(), Some(141), "{out:?}");
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "");
 }
 
 // ---------------------------------------------------------------- length-prefixed frames
@@ -416,7 +497,7 @@ fn framed_client_checks_its_arguments_and_its_server() {
 
 #[test]
 fn framed_server_and_client_share_one_header_implementation() {
-    // Both ends take encode/decode from the lesson's small library crate, whose unit
+    // Both ends take encode/decode from the lesson's length-header codec, whose unit
     // tests pin the bytes to struct.pack('i', n); the black-box tests above check the wire.
     for package in ["framed-server", "framed-client"] {
         let manifest = std::fs::read_to_string(
@@ -428,12 +509,46 @@ fn framed_server_and_client_share_one_header_implementation() {
         .unwrap();
         assert!(
             manifest.contains(&format!(
-                "{} = {{ path = \"../wire-helpers\" }}",
-                "wire-helpers"
+                "{} = {{ path = \"../length-header\" }}",
+                "length-header"
             )),
-            "{package} does not use \"wire-helpers\""
+            "{package} does not use \"length-header\""
         );
     }
+}
+
+#[test]
+fn framed_server_with_stdout_closed_logs_once_and_goes_on_serving() {
+    let mut server =
+        Server::start_with_stdout_closed("framed-server", &["--clients", "2"]).unwrap();
+    // Two messages, two prints that fail: one line.
+    client("framed-client", &server.addr()).assert().success();
+    server.wait_for_stderr("stdout is closed").unwrap();
+    // A later client's messages are still read, frame by frame.
+    let mut conn = raw(&server);
+    conn.write_all(&[frame(b"\xff\xfe"), frame(b"ok")].concat())
+        .unwrap();
+    drop(conn);
+    assert!(
+        wait_until(DEADLINE, || !server.is_running()),
+        "it did not serve both clients"
+    );
+    server.wait_for_stderr("skipped it\n").unwrap();
+    assert_eq!(
+        normalize(&server.stderr()),
+        format!(
+            "framed-server: listening on 127.0.0.1:PORT\n{}\
+             framed-server: 127.0.0.1:PORT: message 1: 2 bytes that are not UTF-8 text; skipped it\n",
+            stdout_closed_line("framed-server")
+        )
+    );
+}
+
+#[test]
+fn framed_client_with_stdout_closed_sends_as_ever() {
+    let mut expected = frame(b"hello");
+    expected.extend(frame(b" world"));
+    assert_eq!(client_with_stdout_closed("framed-client", &[]), expected);
 }
 
 // ---------------------------------------------------------------- non-blocking accept
@@ -504,6 +619,34 @@ fn nonblocking_accept_client_sends_hello1_world() {
         .success();
     assert_eq!(reader.join().unwrap(), b"hello1 world");
     assert_refused("nonblocking-accept-client", "nonblocking-accept");
+}
+
+#[test]
+fn nonblocking_accept_with_stdout_closed_logs_once() {
+    // It serves one client and ends: the client is accepted and read as ever, the line
+    // it would print is lost, and one line on stderr says so.
+    let mut server =
+        Server::start_with_stdout_closed("nonblocking-accept", &["--wait-ms", "20000"]).unwrap();
+    client("nonblocking-accept-client", &server.addr())
+        .assert()
+        .success();
+    assert!(wait_until(DEADLINE, || !server.is_running()));
+    server.wait_for_stderr("serving goes on\n").unwrap();
+    assert_eq!(
+        normalize(&server.stderr()),
+        format!(
+            "nonblocking-accept: listening on 127.0.0.1:PORT\n{}",
+            stdout_closed_line("nonblocking-accept")
+        )
+    );
+}
+
+#[test]
+fn nonblocking_accept_client_with_stdout_closed_sends_as_ever() {
+    assert_eq!(
+        client_with_stdout_closed("nonblocking-accept-client", &[]),
+        b"hello1 world"
+    );
 }
 
 // ---------------------------------------------------------------- the polling server
@@ -898,7 +1041,7 @@ fn lesson_page_shows_what_the_programs_print() {
     // Sticky packets, both outcomes.
     let (_, first) = sticky_once(&[], &[]);
     assert_eq!(block("sticky-server"), first);
-    let (server, _) = sticky_once(&["--delay-ms", "0"], &["--pause-ms", "100"]);
+    let (server, _) = sticky_once(&["--delay-ms", "0"], &["--pause-ms", "300"]);
     assert_eq!(
         block("sticky-server --delay-ms 0"),
         server.wait_for_stdout_lines(2).unwrap()

@@ -14,9 +14,11 @@
 
 mod accept;
 mod deadline;
+mod dropped;
 pub mod stdout;
 
 pub use accept::AcceptBackoff;
 pub use deadline::{Deadline, Within};
+pub use dropped::why_dropped;
 pub use lesson_cli::is_timeout;
 pub use stdout::{listening, stdout_closed};

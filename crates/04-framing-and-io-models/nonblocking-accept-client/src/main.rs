@@ -6,19 +6,7 @@ use std::net::TcpStream;
 
 use lesson_cli::Args;
 
-const HELP: &str = "\
-usage: nonblocking-accept-client [--addr HOST:PORT]
-
-Lesson 04: the client of the non-blocking accept demo (a port of section 4's client).
-Connects, sends `hello1 world` and closes. It prints nothing. Start it while
-`nonblocking-accept --wait-ms 10000` keeps retrying its accept, or
-nonblocking-accept has already failed with WouldBlock and there is nobody to
-connect to.
-
-options:
-  --addr HOST:PORT   where the server is (default 127.0.0.1:8001)
-  -h, --help         this text
-";
+const HELP: &str = include_str!("help.txt");
 
 fn main() {
     let mut args = Args::parse("nonblocking-accept-client", HELP);

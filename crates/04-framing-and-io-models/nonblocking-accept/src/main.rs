@@ -4,80 +4,55 @@
 //! that failure is the lesson, not a bug.
 
 use std::io::{self, Read};
-use std::net::TcpListener;
-use std::process::ExitCode;
-use std::thread;
 use std::time::{Duration, Instant};
+use std::{net::TcpListener, thread};
 
+use armour::println;
 use lesson_cli::Args;
 
-const HELP: &str = "\
-usage: nonblocking-accept [--addr HOST:PORT] [--wait-ms MS]
+const HELP: &str = include_str!("help.txt");
 
-Lesson 04: accept on a non-blocking socket (a port of section 4's first demo).
-Makes its listening socket non-blocking and calls accept at once. Nobody is
-waiting, so accept does not wait either: it fails with WouldBlock (Python's
-BlockingIOError), the program says so and exits with status 1. That is the point.
-With --wait-ms, it retries: every 10 ms it tries the non-blocking accept again,
-and then the non-blocking recv, until one succeeds or MS milliseconds have passed.
-A client that connects within that time is accepted and its message printed. That
-tiny polling loop is the idea the next program, nonblocking-server, develops.
-
-stdout: what the client sent, if a client was accepted and its message was there.
-stderr: `nonblocking-accept: listening on ADDR` once bound, and the WouldBlock error.
-
-options:
-  --addr HOST:PORT   where to listen (default 127.0.0.1:8001; port 0 = any free port)
-  --wait-ms MS       keep retrying accept, then recv, every 10 ms for up to MS
-                     milliseconds (default 0: one try each, as the original)
-  -h, --help         this text
-";
-
-fn main() -> ExitCode {
+fn main() {
     let mut args = Args::parse("nonblocking-accept", HELP);
     let addr = args.addr("127.0.0.1:8001");
     let wait = args.millis("--wait-ms", 0);
     args.finish();
+    // A failed call ends the program with one line and status 1, as Python's uncaught
+    // exception does; WouldBlock gets the explanation.
+    if let Err((call, e)) = start_server(&addr, wait) {
+        let why = lesson_cli::reason(&e);
+        match (call, e.kind()) {
+            ("bind", _) => args.fail(format_args!("cannot listen on {addr}: {why}")),
+            (_, io::ErrorKind::WouldBlock) => args.fail(format_args!(
+                "{call} failed: WouldBlock ({why}): nothing was ready, and a non-blocking \
+                 socket does not wait (Python raises BlockingIOError here)"
+            )),
+            _ => args.fail(format_args!("{call} failed: {why}")),
+        }
+    }
+}
 
-    let sock = TcpListener::bind(&addr).unwrap_or_else(|e| {
-        args.fail(format_args!(
-            "cannot listen on {addr}: {}",
-            lesson_cli::reason(&e)
-        ))
-    });
+/// The original's steps. A call that fails comes back with its name.
+fn start_server(addr: &str, wait: Duration) -> Result<(), (&'static str, io::Error)> {
+    let sock = TcpListener::bind(addr).map_err(|e| ("bind", e))?;
     // sock.setblocking(False): from now on accept returns at once, ready or not.
-    if let Err(e) = sock.set_nonblocking(true) {
-        args.fail(format_args!(
-            "cannot make the socket non-blocking: {}",
-            lesson_cli::reason(&e)
-        ));
-    }
-    match sock.local_addr() {
-        Ok(local) => eprintln!("nonblocking-accept: listening on {local}"),
-        Err(e) => args.fail(lesson_cli::reason(&e)),
-    }
+    let nonblocking = |e| ("set_nonblocking", e);
+    sock.set_nonblocking(true).map_err(nonblocking)?;
+    armour::listening(sock.local_addr().map_err(|e| ("bind", e))?);
     // One deadline for accept and recv together. With --wait-ms 0 it has already passed
     // after the first try, so each call is tried exactly once, as in the original.
     let deadline = Instant::now() + wait;
 
     // Non-blocking accept: a connection already in the queue, or WouldBlock right now.
-    let (conn, _addr) = match retry(deadline, || sock.accept()) {
-        Ok(pair) => pair,
-        Err(e) => return would_block("accept", &e),
-    };
+    let (conn, _addr) = retry(deadline, || sock.accept()).map_err(|e| ("accept", e))?;
     // The accepted socket does not inherit non-blocking mode everywhere (Linux: it does
     // not): set it, so that recv behaves as the original's comment says.
-    if let Err(e) = conn.set_nonblocking(true) {
-        args.fail(lesson_cli::reason(&e));
-    }
+    conn.set_nonblocking(true).map_err(nonblocking)?;
     // Non-blocking recv: the bytes already received, or WouldBlock right now.
     let mut client_data = [0u8; 1024];
-    let n = match retry(deadline, || (&conn).read(&mut client_data)) {
-        Ok(n) => n,
-        Err(e) => return would_block("recv", &e),
-    };
+    let n = retry(deadline, || (&conn).read(&mut client_data)).map_err(|e| ("recv", e))?;
     println!("{}", String::from_utf8_lossy(&client_data[..n]));
-    ExitCode::SUCCESS
+    Ok(())
 }
 
 /// Calls the non-blocking `call`; while it fails with WouldBlock and `deadline` has not
@@ -87,29 +62,11 @@ fn main() -> ExitCode {
 fn retry<T>(deadline: Instant, mut call: impl FnMut() -> io::Result<T>) -> io::Result<T> {
     loop {
         match call() {
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock && Instant::now() < deadline => {
-                thread::sleep(Duration::from_millis(10));
-            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock && Instant::now() < deadline => {}
             done => return done,
         }
+        thread::sleep(Duration::from_millis(10));
     }
-}
-
-/// Reports a failed non-blocking call; WouldBlock gets the explanation.
-fn would_block(call: &str, e: &io::Error) -> ExitCode {
-    if e.kind() == io::ErrorKind::WouldBlock {
-        eprintln!(
-            "nonblocking-accept: {call} failed: WouldBlock ({}): nothing was ready, and a \
-             non-blocking socket does not wait (Python raises BlockingIOError here)",
-            lesson_cli::reason(e)
-        );
-    } else {
-        eprintln!(
-            "nonblocking-accept: {call} failed: {}",
-            lesson_cli::reason(e)
-        );
-    }
-    ExitCode::FAILURE
 }
 
 #[cfg(test)]

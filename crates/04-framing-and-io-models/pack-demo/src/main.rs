@@ -1,23 +1,11 @@
 //! Lesson 04: struct.pack('i', 199) and struct.unpack, a port of the seed's struct demo.
 //! A number becomes exactly four bytes: the fixed-size header of a length-prefixed frame.
 
+use armour::println;
 use lesson_cli::Args;
 use py_compat::bytes_repr;
 
-const HELP: &str = "\
-usage: pack-demo [NUMBER]
-
-Lesson 04: struct.pack('i', 199) and struct.unpack (a port of the seed's struct demo).
-Packs NUMBER (default 199) into 4 bytes the way Python's struct.pack('i', n) does,
-unpacks them again and prints the result as Python does: `(199,)`.
-
-stdout: `(NUMBER,)`, exactly the original's output.
-stderr: the four bytes, and a line about their byte order.
-
-arguments:
-  NUMBER       a signed 32-bit number, -2147483648 to 2147483647 (default 199)
-  -h, --help   this text
-";
+const HELP: &str = include_str!("help.txt");
 
 fn main() {
     let mut args = Args::parse("pack-demo", HELP);

@@ -7,20 +7,7 @@ use std::thread;
 
 use lesson_cli::Args;
 
-const HELP: &str = "\
-usage: sticky-client [--addr HOST:PORT] [--pause-ms MS]
-
-Lesson 04: the sticky-packet client (a port of section 3.2's client).
-Connects to sticky-server, writes `hello`, then ` world`, and closes. It prints
-nothing; watch what sticky-server prints.
-
-options:
-  --addr HOST:PORT   where the server is (default 127.0.0.1:8001)
-  --pause-ms MS      wait MS milliseconds between the two writes (default 0). With
-                     sticky-server --delay-ms 0, this makes the server's reads see
-                     `hello` and ` world` separately.
-  -h, --help         this text
-";
+const HELP: &str = include_str!("help.txt");
 
 fn main() {
     let mut args = Args::parse("sticky-client", HELP);
@@ -30,9 +17,10 @@ fn main() {
 
     let mut client = TcpStream::connect(&addr)
         .unwrap_or_else(|e| args.fail(lesson_cli::connect_failed(&addr, "sticky-server", &e)));
-    // Send each write at once instead of letting TCP (Nagle's algorithm) hold a small
-    // write back to merge it with the next: the pieces then leave as separate packets,
-    // and whether they are read together depends only on when the server reads.
+    // Turn off Nagle's algorithm, which holds a small write back while earlier data is
+    // still unacknowledged (it never holds the first write): without a pause, ` world`
+    // then leaves at once instead of after the acknowledgement of `hello`, so whether
+    // the two are read together depends only on when the server reads.
     let _ = client.set_nodelay(true);
 
     // sendall: hand every byte of each message to TCP. Two calls, two messages to us;

@@ -1,7 +1,7 @@
-//! The 4-byte length header of `framed-server` and `framed-client`, encoded and decoded
-//! in one place so that both ends agree on it. Pure functions: the programs do their own
-//! reads and writes, in plain sight in their `main.rs`. (How Python prints bytes,
-//! addresses and sockets lives in the shared crate `py-compat`.)
+//! The length-header codec of `framed-server` and `framed-client`: the 4-byte header
+//! that tells the reader how long the body after it is, encoded and decoded in one place
+//! so that both ends agree on it. Pure functions: the programs do their own reads and
+//! writes, in plain sight in their `main.rs`.
 
 #![forbid(unsafe_code)]
 
