@@ -478,6 +478,12 @@ pub static KNOWN: &[Known] = &[
         "the clients send no line ends",
     ),
     unseen(
+        "closed-stdout-04",
+        P04,
+        "A closed stdout stops no server.",
+        "compare reads every program's stdout to its end",
+    ),
+    unseen(
         "short-1024",
         P05,
         "At most 1024 bytes make one request.",
