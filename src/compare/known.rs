@@ -428,6 +428,12 @@ pub static KNOWN: &[Known] = &[
         Rule::Fd,
     ),
     unseen("framing-clear-errors", P04, "Clear errors.", STDERR),
+    unseen(
+        "closed-stdout-04",
+        P04,
+        "A closed stdout stops no server.",
+        "compare reads every program's stdout to its end",
+    ),
     // ---- 05
     Known {
         id: "paper-scissors",
@@ -476,12 +482,6 @@ pub static KNOWN: &[Known] = &[
         P05,
         "Line ends are accepted, for telnet and nc.",
         "the clients send no line ends",
-    ),
-    unseen(
-        "closed-stdout-04",
-        P04,
-        "A closed stdout stops no server.",
-        "compare reads every program's stdout to its end",
     ),
     unseen(
         "short-1024",
