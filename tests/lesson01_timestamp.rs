@@ -403,3 +403,22 @@ fn lesson_page_shows_what_telnet_and_nc_get() {
         mask_line_start_ctime(&nc)
     );
 }
+
+/// The page shows the read pattern of `serve`: the code it shows is the code that runs.
+#[test]
+fn lesson_page_shows_the_read_loop_as_it_is() {
+    let root = socket_lessons::workspace_root();
+    let page = std::fs::read_to_string(root.join("lessons").join(PAGE)).unwrap();
+    let shown = page
+        .split("<!-- source: timestamp-server -->\n```rust\n")
+        .nth(1)
+        .and_then(|rest| rest.split("```").next())
+        .expect("the page shows no block marked <!-- source: timestamp-server -->");
+    assert!(shown.contains("client.read(&mut buf)"), "{shown}");
+    let source =
+        std::fs::read_to_string(root.join("crates/01-timestamp/server/src/main.rs")).unwrap();
+    assert!(
+        source.contains(shown),
+        "the page's copy differs from timestamp-server's main.rs:\n{shown}"
+    );
+}
