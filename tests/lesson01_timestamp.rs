@@ -404,6 +404,56 @@ fn lesson_page_shows_what_telnet_and_nc_get() {
     );
 }
 
+/// The states of the TCP connections between 127.0.0.1:`local` and 127.0.0.1:`peer`, as
+/// Linux lists them in /proc/net/tcp (hex codes: 01 ESTABLISHED, 06 TIME_WAIT, ...).
+#[cfg(target_os = "linux")]
+fn tcp_states(local: u16, peer: u16) -> Vec<String> {
+    let table = std::fs::read_to_string("/proc/net/tcp").unwrap();
+    let endpoint = |port: u16| format!("0100007F:{port:04X}");
+    table
+        .lines()
+        .skip(1)
+        .filter_map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            (fields.get(1) == Some(&endpoint(local).as_str())
+                && fields.get(2) == Some(&endpoint(peer).as_str()))
+            .then(|| fields[3].to_string())
+        })
+        .collect()
+}
+
+/// The page's TIME_WAIT section: the server closes first (right after the time), so the
+/// connection lingers in TIME_WAIT on the server's port, not on the client's.
+#[cfg(target_os = "linux")]
+#[test]
+fn the_server_closes_first_so_time_wait_stays_on_its_port() {
+    let server = Server::start("timestamp-server", &[]).unwrap();
+    client(&server.addr()).assert().success();
+    let stdout = server.wait_for_stdout("new client : 127.0.0.1:").unwrap();
+    let client_port: u16 = stdout
+        .split("new client : 127.0.0.1:")
+        .nth(1)
+        .and_then(|rest| rest.lines().next())
+        .and_then(|port| port.parse().ok())
+        .unwrap();
+    let server_port = server.port();
+    // The client's side ends as CLOSED (gone from the table) once the server's ACK of
+    // its FIN arrives; the server's side waits in TIME_WAIT.
+    let mut seen = (Vec::new(), Vec::new());
+    assert!(
+        socket_lessons::wait_until(Duration::from_secs(20), || {
+            seen = (
+                tcp_states(server_port, client_port),
+                tcp_states(client_port, server_port),
+            );
+            seen.0 == ["06"] && seen.1.is_empty()
+        }),
+        "server's side {:?} (06 is TIME_WAIT), client's side {:?} (should be gone)",
+        seen.0,
+        seen.1
+    );
+}
+
 /// The page shows the read pattern of `serve`: the code it shows is the code that runs.
 #[test]
 fn lesson_page_shows_the_read_loop_as_it_is() {
