@@ -34,7 +34,8 @@ fn start_server(addr: &str, timeout: Duration) -> io::Result<()> {
         if let Err(why) = serve(&tcp_client, timeout) {
             eprintln!("timestamp-server: client {client_addr}: {why}");
         }
-        // 7. close the client's socket.
+        // 7. close the client's socket. Its FIN goes first, so this end, not the client's,
+        // keeps the connection in TIME_WAIT for a while (see the lesson's page).
         drop(tcp_client);
     }
     // 8. the listening socket closes when `tcp_server` is dropped; like the original's,
