@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use assert_cmd::Command;
 use socket_lessons::{
     Server, binary, closed_port_addr, connect, lesson_block, normalize_number, run_on_a_taken_port,
-    stays_silent,
+    run_with_stdout_closed, stays_silent,
 };
 
 const PAGE: &str = "01-timestamp.md";
@@ -100,6 +100,89 @@ fn wrong_command_closes_the_connection_without_a_reply() {
         .unwrap();
     // The server is still there for the next client.
     client(&server.addr()).assert().success();
+}
+
+#[test]
+fn the_start_of_the_command_then_the_close_is_logged_as_cut_off() {
+    // `printf time | nc -N`: 4 bytes of the command, then the client closes its side.
+    let server = Server::start("timestamp-server", &[]).unwrap();
+    let mut stream = connect(&server.addr()).unwrap();
+    let client_addr = stream.local_addr().unwrap();
+    stream.write_all(b"time").unwrap();
+    stream.shutdown(Shutdown::Write).unwrap();
+    assert_eq!(
+        read_until_closed(&mut stream),
+        "",
+        "answered a cut-off command"
+    );
+    server
+        .wait_for_stderr(&format!(
+            "timestamp-server: client {client_addr}: sent 4 bytes, only the start of the \
+             command \"timetampe\", then closed; closing without a reply\n"
+        ))
+        .unwrap();
+
+    // Nothing at all, then the close: not the start of anything, the words stay.
+    let mut stream = connect(&server.addr()).unwrap();
+    let client_addr = stream.local_addr().unwrap();
+    stream.shutdown(Shutdown::Write).unwrap();
+    assert_eq!(read_until_closed(&mut stream), "");
+    server
+        .wait_for_stderr(&format!(
+            "timestamp-server: client {client_addr}: sent 0 bytes that are not the command \
+             \"timetampe\"; closing without a reply\n"
+        ))
+        .unwrap();
+}
+
+/// All the server sends on `stream` until it closes.
+fn read_until_closed(stream: &mut std::net::TcpStream) -> String {
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let mut reply = String::new();
+    stream.read_to_string(&mut reply).unwrap();
+    reply
+}
+
+#[test]
+fn client_with_its_stdout_closed_ends_quietly_with_141() {
+    // `timestamp-client | head -0`: its one line cannot be printed.
+    let server = Server::start("timestamp-server", &[]).unwrap();
+    let out = run_with_stdout_closed("timestamp-client", &["--addr", &server.addr()], b"").unwrap();
+    assert_eq!(out.status.code(), Some(141), "{out:?}");
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "");
+    // The request was made: the server logged its client.
+    server.wait_for_stdout("new client : ").unwrap();
+}
+
+#[test]
+fn server_with_its_stdout_closed_says_so_once_and_serves_on() {
+    // `timestamp-server | head -0`: the first banner cannot be printed.
+    let server = Server::start_with_stdout_closed("timestamp-server", &[]).unwrap();
+    let addr = server.addr();
+    server.wait_for_stderr("stdout is closed").unwrap();
+    for _ in 0..2 {
+        let out = client(&addr).output().unwrap();
+        assert!(out.status.success(), "{out:?}");
+        assert_eq!(
+            normalize_ctime(&String::from_utf8(out.stdout).unwrap()),
+            "current timestampe: CTIME\n"
+        );
+    }
+    // A wrong command logs a line of its own: every line before it has arrived by then,
+    // so the whole of stderr can be compared.
+    client(&addr).args(["--command", "hello"]).assert().code(1);
+    let stderr = server.wait_for_stderr("not the command").unwrap();
+    assert_eq!(
+        normalize_number(&stderr, "client 127.0.0.1:", "PORT"),
+        format!(
+            "timestamp-server: listening on {addr}\n\
+             timestamp-server: stdout is closed (Broken pipe); printing stops, serving goes on\n\
+             timestamp-server: client 127.0.0.1:PORT: sent 5 bytes that are not the command \
+             \"timetampe\"; closing without a reply\n"
+        )
+    );
 }
 
 #[test]
@@ -318,5 +401,74 @@ fn lesson_page_shows_what_telnet_and_nc_get() {
     assert_eq!(
         mask_line_start_ctime(&lesson_block(PAGE, "nc").unwrap()),
         mask_line_start_ctime(&nc)
+    );
+}
+
+/// The states of the TCP connections between 127.0.0.1:`local` and 127.0.0.1:`peer`, as
+/// Linux lists them in /proc/net/tcp (hex codes: 01 ESTABLISHED, 06 TIME_WAIT, ...).
+#[cfg(target_os = "linux")]
+fn tcp_states(local: u16, peer: u16) -> Vec<String> {
+    let table = std::fs::read_to_string("/proc/net/tcp").unwrap();
+    let endpoint = |port: u16| format!("0100007F:{port:04X}");
+    table
+        .lines()
+        .skip(1)
+        .filter_map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            (fields.get(1) == Some(&endpoint(local).as_str())
+                && fields.get(2) == Some(&endpoint(peer).as_str()))
+            .then(|| fields[3].to_string())
+        })
+        .collect()
+}
+
+/// The page's TIME_WAIT section: the server closes first (right after the time), so the
+/// connection lingers in TIME_WAIT on the server's port, not on the client's.
+#[cfg(target_os = "linux")]
+#[test]
+fn the_server_closes_first_so_time_wait_stays_on_its_port() {
+    let server = Server::start("timestamp-server", &[]).unwrap();
+    client(&server.addr()).assert().success();
+    let stdout = server.wait_for_stdout("new client : 127.0.0.1:").unwrap();
+    let client_port: u16 = stdout
+        .split("new client : 127.0.0.1:")
+        .nth(1)
+        .and_then(|rest| rest.lines().next())
+        .and_then(|port| port.parse().ok())
+        .unwrap();
+    let server_port = server.port();
+    // The client's side ends as CLOSED (gone from the table) once the server's ACK of
+    // its FIN arrives; the server's side waits in TIME_WAIT.
+    let mut seen = (Vec::new(), Vec::new());
+    assert!(
+        socket_lessons::wait_until(Duration::from_secs(20), || {
+            seen = (
+                tcp_states(server_port, client_port),
+                tcp_states(client_port, server_port),
+            );
+            seen.0 == ["06"] && seen.1.is_empty()
+        }),
+        "server's side {:?} (06 is TIME_WAIT), client's side {:?} (should be gone)",
+        seen.0,
+        seen.1
+    );
+}
+
+/// The page shows the read pattern of `serve`: the code it shows is the code that runs.
+#[test]
+fn lesson_page_shows_the_read_loop_as_it_is() {
+    let root = socket_lessons::workspace_root();
+    let page = std::fs::read_to_string(root.join("lessons").join(PAGE)).unwrap();
+    let shown = page
+        .split("<!-- source: timestamp-server -->\n```rust\n")
+        .nth(1)
+        .and_then(|rest| rest.split("```").next())
+        .expect("the page shows no block marked <!-- source: timestamp-server -->");
+    assert!(shown.contains("client.read(&mut buf)"), "{shown}");
+    let source =
+        std::fs::read_to_string(root.join("crates/01-timestamp/server/src/main.rs")).unwrap();
+    assert!(
+        source.contains(shown),
+        "the page's copy differs from timestamp-server's main.rs:\n{shown}"
     );
 }

@@ -153,6 +153,12 @@ pub static KNOWN: &[Known] = &[
         "A failing `accept` does not spin.",
         "accept does not fail in compare's scenarios",
     ),
+    unseen(
+        "timestamp-closed-stdout",
+        P01,
+        "A closed stdout stops the printing, not the serving.",
+        "no scenario closes a program's stdout",
+    ),
     unseen("timestamp-clear-errors", P01, "Clear errors.", STDERR),
     // ---- 02
     unseen(

@@ -1,5 +1,5 @@
 //! The workspace's one place for Python's way of printing and parsing, shared by the
-//! programs of lessons 02 to 05: wherever an original prints a Python repr, ours calls
+//! programs of lessons 01 to 05: wherever an original prints a Python repr, ours calls
 //! this crate, so every lesson prints it the same way and stdout and the wire match the
 //! originals.
 //!
@@ -11,12 +11,16 @@
 //! - [`str_repr`]: a string as Python prints it, `'zhangsan'` or `"o'neil"`;
 //! - [`addr_repr`]: a socket address as Python prints it, `('127.0.0.1', 5000)`;
 //! - [`socket_repr`]: a TCP socket as Python 3.11 prints it, without the `fd=`;
-//! - [`list_repr`]: a list of reprs as Python prints a list, `[a, b]`.
+//! - [`list_repr`]: a list of reprs as Python prints a list, `[a, b]`;
+//! - [`ctime`]: a time as `time.ctime()` prints it, `Sun May 27 21:43:58 2018` (in UTC).
 //!
 //! Everything here is plain, portable Rust: no operating-system calls.
 
 use std::fmt;
 use std::net::SocketAddr;
+
+mod time;
+pub use time::ctime;
 
 /// Why a text is not (yet) a number for Python's `float()`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

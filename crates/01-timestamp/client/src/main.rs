@@ -9,20 +9,7 @@ use std::time::Duration;
 use armour::println;
 use lesson_cli::Args;
 
-const HELP: &str = "\
-usage: timestamp-client [--addr HOST:PORT] [--command TEXT]
-
-Lesson 01: the timestamp client (a port of Client.py).
-Connects to timestamp-server, sends the command `timetampe` and prints
-`current timestampe: <time>`, or `get timestampe failed` when the server
-closes the connection without an answer (then the exit status is 1).
-
-options:
-  --addr HOST:PORT   where the server is (default 127.0.0.1:8099)
-  --command TEXT     send TEXT instead of `timetampe`, to see how the server
-                     treats a wrong command
-  -h, --help         this text
-";
+const HELP: &str = include_str!("help.txt");
 
 /// The command that asks for the time. The typo is part of the protocol: keep it.
 const COMMAND: &str = "timetampe";
