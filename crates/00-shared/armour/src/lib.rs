@@ -14,6 +14,7 @@
 
 mod accept;
 mod deadline;
+mod nonblocking;
 pub mod stdout;
 
 pub use accept::AcceptBackoff;
