@@ -15,6 +15,7 @@
 mod accept;
 mod deadline;
 mod dropped;
+mod nonblocking;
 pub mod stdout;
 
 pub use accept::AcceptBackoff;

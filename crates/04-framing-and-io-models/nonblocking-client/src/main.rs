@@ -5,20 +5,14 @@ use std::io::{self, BufRead, Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
+use armour::{print, println};
 use lesson_cli::Args;
 
-const HELP: &str = "\
-usage: nonblocking-client [--addr HOST:PORT]
+const HELP: &str = include_str!("help.txt");
 
-Lesson 04: the interactive client of the polling server (a port of section 4's
-client). Prompts `>>: `, sends each line you type (without surrounding spaces;
-empty lines are skipped) to nonblocking-server and prints its reply, the same text
-in upper case. Ends at end of input (Ctrl-D, or the end of a pipe).
-
-options:
-  --addr HOST:PORT   where the server is (default 127.0.0.1:8082)
-  -h, --help         this text
-";
+/// How long to wait for a reply before giving up: never wait forever for one that is
+/// not coming.
+const PATIENCE_S: u64 = 10;
 
 fn main() {
     let mut args = Args::parse("nonblocking-client", HELP);
@@ -27,29 +21,26 @@ fn main() {
 
     let mut client = TcpStream::connect(&addr)
         .unwrap_or_else(|e| args.fail(lesson_cli::connect_failed(&addr, "nonblocking-server", &e)));
-    // Never wait forever for a reply that is not coming.
-    if let Err(e) = client.set_read_timeout(Some(Duration::from_secs(10))) {
+    if let Err(e) = client.set_read_timeout(Some(Duration::from_secs(PATIENCE_S))) {
         args.fail(lesson_cli::reason(&e));
     }
 
     let mut lines = io::stdin().lock().lines();
     loop {
-        // input('>>: '): the prompt has no newline, so flush it out by hand.
+        // input('>>: '): the prompt has no newline; print! shows it at once.
         print!(">>: ");
-        let _ = io::stdout().flush();
-        let msg = match lines.next() {
-            Some(Ok(line)) => line,
-            Some(Err(e)) => args.fail(format_args!(
+        // End of input (Ctrl-D; Ctrl-Z then Enter on Windows): end the prompt's line, leave.
+        let Some(line) = lines.next() else {
+            println!();
+            return;
+        };
+        let line = line.unwrap_or_else(|e| {
+            args.fail(format_args!(
                 "cannot read your input: {}",
                 lesson_cli::reason(&e)
-            )),
-            // End of input: finish the prompt's line and leave cleanly.
-            None => {
-                println!();
-                return;
-            }
-        };
-        let msg = msg.trim();
+            ))
+        });
+        let msg = line.trim();
         if msg.is_empty() {
             continue;
         }
@@ -61,10 +52,8 @@ fn main() {
         // arrived, and fails if the server closes or the read timeout expires first.
         let mut data = vec![0u8; msg.len()];
         if let Err(e) = client.read_exact(&mut data) {
-            args.fail(format_args!(
-                "no reply from {addr}: {}",
-                lesson_cli::no_reply(&e, "10 s")
-            ));
+            let why = lesson_cli::no_reply(&e, &format!("{PATIENCE_S} s"));
+            args.fail(format_args!("no reply from {addr}: {why}"));
         }
         println!("{}", String::from_utf8_lossy(&data));
     }

@@ -6,27 +6,14 @@ use std::net::TcpStream;
 use std::thread;
 use std::time::Duration;
 
+use armour::println;
 use lesson_cli::Args;
-use py_compat::bytes_repr;
+use py_compat::BytesRepr;
 
-const HELP: &str = "\
-usage: select-client [--addr HOST:PORT] [--count N] [--pause-ms MS]
-
-Lesson 04: the client of the select server (a port of section 5's client).
-Sends b'hello world' to select-server and prints the reply as Python prints bytes,
-b'HELLO WORLD', in a loop, as fast as the server answers (like the original: tens
-of thousands of lines a second, here and in the server's terminal).
-
-options:
-  --addr HOST:PORT   where the server is (default 127.0.0.1:8001)
-  --count N          stop after N round trips (default 0 = forever, like the
-                     original; stop it with Ctrl-C)
-  --pause-ms MS      wait MS milliseconds after each reply (default 0, like the
-                     original), e.g. 500 for a pace you can read
-  -h, --help         this text
-";
-
+const HELP: &str = include_str!("help.txt");
 const MESSAGE: &[u8] = b"hello world";
+/// How long to wait for a reply before giving up.
+const PATIENCE_S: u64 = 10;
 
 fn main() {
     let mut args = Args::parse("select-client", HELP);
@@ -37,7 +24,7 @@ fn main() {
 
     let mut client = TcpStream::connect(&addr)
         .unwrap_or_else(|e| args.fail(lesson_cli::connect_failed(&addr, "select-server", &e)));
-    if let Err(e) = client.set_read_timeout(Some(Duration::from_secs(10))) {
+    if let Err(e) = client.set_read_timeout(Some(Duration::from_secs(PATIENCE_S))) {
         args.fail(lesson_cli::reason(&e));
     }
 
@@ -53,12 +40,10 @@ fn main() {
         // timeout expires.
         let mut data = [0u8; MESSAGE.len()];
         if let Err(e) = client.read_exact(&mut data) {
-            args.fail(format_args!(
-                "no reply from {addr}: {}",
-                lesson_cli::no_reply(&e, "10 s")
-            ));
+            let why = lesson_cli::no_reply(&e, &format!("{PATIENCE_S} s"));
+            args.fail(format_args!("no reply from {addr}: {why}"));
         }
-        println!("{}", bytes_repr(&data));
+        println!("{}", BytesRepr(&data));
         if !pause.is_zero() {
             thread::sleep(pause);
         }
