@@ -2,19 +2,11 @@
 //! `std::env::args_os()` is Rust's `sys.argv`: the program's own name first, then every
 //! argument as the shell split them.
 
+use armour::println;
 use lesson_cli::Args;
 use py_compat::{list_repr, str_repr};
 
-const HELP: &str = "\
-usage: argv-demo [ARG...]
-
-Lesson 02: print the program's arguments (a port of test.py, which prints sys.argv).
-Prints how many arguments there are, the program's name included, and the list of
-them in Python's form: ['argv-demo', 'arg1', 'arg2', 'arg3'].
-
-Every argument is printed as it is, options like `-h` or `--addr x` too, except this one:
-  --help             this text (after a `--`, even --help is printed)
-";
+const HELP: &str = include_str!("help.txt");
 
 fn main() {
     // sys.argv: the name the program was started with, then its arguments. args_os()

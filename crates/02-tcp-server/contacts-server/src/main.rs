@@ -3,134 +3,54 @@
 //! the server answers each, and `exit` ends the conversation. One client at a time.
 
 use std::fmt;
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 
-use armour::AcceptBackoff;
+use armour::{AcceptBackoff, Deadline, println};
 use lesson_cli::Args;
 use py_compat::str_repr;
-use tcp_messages::{Incoming, MAX_MESSAGE, Pauses, recv_message, send_failed};
+use tcp_messages::{Inbox, Incoming, MAX_MESSAGE, Pauses, send_failed};
 
-const HELP: &str = "\
-usage: contacts-server [--addr HOST:PORT] [--timeout-ms MS] [--gap-ms MS]
-
-Lesson 02: the contacts server (a port of server2.py, plus the homework: remove, find).
-Keeps a phone book in memory for as long as it runs, and serves one client at a time.
-It sends `Welcome!`, then answers each command:
-
-  add;NAME;PHONE   ->  `NAME added` (a NAME already there gets the new PHONE)
-  remove;NAME      ->  `NAME removed!` or `Not Found!`
-  find;NAME        ->  the PHONE, or `Not Found!`
-  exit             ->  no answer: the server closes the connection
-
-Anything else gets a one-line `error: ...` answer, and the conversation goes on.
-A command ends at a newline, when the client pauses for --gap-ms, or when it closes
-the connection; commands are at most 1024 bytes of UTF-8 text. The phone book holds
-at most 100 contacts, NAME and PHONE at most 64 bytes each: an `add` beyond that is
-answered with `error: ...` and changes nothing. A client that does not send a whole
-command within --timeout-ms, or does not take an answer within it, is dropped.
-
-stdout: `Waiting for connection...` once; per client `Accept new connection from
-        IP:PORT...` and `Connection from IP:PORT closed.`; after each change the whole
-        phone book, as Python prints a dict: {'zhangsan': '13800138000'}
-stderr: `contacts-server: listening on ADDR` once bound, and one line per bad command.
-
-options:
-  --addr HOST:PORT   where to listen (default 127.0.0.1:9999; port 0 = any free port)
-  --timeout-ms MS    how long a client has to send each command, and to take each answer,
-                     before it is dropped (default 10000)
-  --gap-ms MS        how long a pause in the middle of a command ends it (default 100)
-  -h, --help         this text
-";
-
-fn main() {
-    let mut args = Args::parse("contacts-server", HELP);
-    let addr = args.addr("127.0.0.1:9999");
-    // --timeout-ms and --gap-ms: how long a silent client is kept, and the pause that
-    // ends a command.
-    let pauses = Pauses::from_args(&mut args);
-    args.finish();
-    if let Err(e) = start_server(&addr, pauses) {
-        args.fail(format_args!(
-            "cannot listen on {addr}: {}",
-            lesson_cli::reason(&e)
-        ));
-    }
-}
-
-fn start_server(addr: &str, pauses: Pauses) -> io::Result<()> {
-    // The phone book lives as long as the server: every client sees what earlier ones
-    // added. (The original's global `contacts = {}`.)
-    let mut contacts = Contacts::default();
-
-    // socket() + bind() + listen() in one call.
-    let s = TcpListener::bind(addr)?;
-    eprintln!("contacts-server: listening on {}", s.local_addr()?);
-    println!("Waiting for connection...");
-    let mut backoff = AcceptBackoff::default();
-    loop {
-        // One client at a time: the next one waits in the backlog until worker() returns.
-        match s.accept() {
-            Ok((sock, addr)) => {
-                backoff.succeeded("contacts-server");
-                worker(sock, addr, &mut contacts, pauses);
-            }
-            // Most often: no file descriptor left. The client stays queued, so trying
-            // again at once would fail at once; wait a little longer after each failure.
-            Err(e) => backoff.failed("contacts-server", &e),
-        }
-    }
-}
+const HELP: &str = include_str!("help.txt");
 
 /// The whole conversation with one client, then the close.
-fn worker(mut sock: TcpStream, addr: SocketAddr, contacts: &mut Contacts, pauses: Pauses) {
-    println!(
-        "Accept new connection from {}:{}...",
-        addr.ip(),
-        addr.port()
-    );
-    if let Err(why) = talk(&mut sock, addr, contacts, pauses) {
+fn worker(sock: TcpStream, addr: SocketAddr, contacts: &mut Contacts, pauses: Pauses) {
+    let (ip, port) = (addr.ip(), addr.port());
+    println!("Accept new connection from {ip}:{port}...");
+    if let Err(why) = talk(&sock, addr, contacts, pauses) {
         eprintln!("contacts-server: {addr}: {why}");
     }
     drop(sock); // sock.close()
-    println!("Connection from {}:{} closed.", addr.ip(), addr.port());
+    println!("Connection from {ip}:{port} closed.");
 }
 
+/// How a conversation ends: Err says why it was cut short.
+type Ending = Result<(), String>;
+
 /// `Welcome!`, then one answer per command until `exit` or the client hangs up.
-/// Err says why the conversation was cut short.
-fn talk(
-    sock: &mut TcpStream,
-    addr: SocketAddr,
-    contacts: &mut Contacts,
-    pauses: Pauses,
-) -> Result<(), String> {
-    let timeout = pauses.timeout;
-    // A write blocks while the kernel's send buffer for this socket is full, and it
-    // stays full when the client sends and sends but never reads our answers. Without
-    // a limit, that one client would stall this one-at-a-time server for ever.
-    sock.set_write_timeout(Some(timeout))
-        .map_err(|e| lesson_cli::reason(&e))?;
-    let sending = |e: io::Error| send_failed(&e, timeout);
-    let receiving = |e: io::Error| format!("cannot receive: {}", lesson_cli::reason(&e));
-    sock.write_all(b"Welcome!").map_err(sending)?;
-    let mut pending = Vec::new();
+fn talk(sock: &TcpStream, addr: SocketAddr, contacts: &mut Contacts, pauses: Pauses) -> Ending {
+    // sock.send(...): each answer whole within --timeout-ms. A client that sends but never
+    // reads fills the kernel's buffers, and a write would wait for ever for room.
+    let send = |data: &[u8]| Deadline::after(pauses.timeout).on(sock).write_all(data);
+    let sending = |e| send_failed(&e, pauses.timeout);
+    send(b"Welcome!").map_err(sending)?;
+    let (mut inbox, mut buf) = (Inbox::new(pauses, "command"), [0u8; 1024]);
+    let log = |what: String| eprintln!("contacts-server: {addr}: {what}");
     loop {
-        // One command is one message: it ends at a newline, a pause or the close
-        // (the reading loop of tcp-messages, shared with welcome-server).
-        let command = recv_message(sock, &mut pending, pauses);
-        let reply = match command.map_err(receiving)? {
-            // recv returned no bytes: the client closed its side of the connection.
-            Incoming::Closed => return Ok(()),
-            Incoming::Silent => return Err(format!("sent nothing for {timeout:?}; closing")),
-            Incoming::TooSlow(n) => {
-                return Err(format!(
-                    "sent {n} bytes but no whole command within {timeout:?}; too slow, closing"
-                ));
+        // data = sock.recv(1024), as often as it takes for one command: it ends at a
+        // newline, a pause or the close, and must come whole within --timeout-ms.
+        let data = loop {
+            if let Some(incoming) = inbox.message(sock) {
+                break incoming;
             }
-            Incoming::TooLong(n) => {
-                eprintln!(
-                    "contacts-server: {addr}: sent a command of {n} bytes, over the limit of {MAX_MESSAGE}"
-                );
+            let n = inbox.wait(sock).read(&mut buf);
+            inbox.took(&buf, n);
+        };
+        let reply = match data {
+            Incoming::Closed => return Ok(()),
+            Incoming::Drop(why) => return Err(why),
+            Incoming::TooLong(why) => {
+                log(why);
                 format!("error: command longer than {MAX_MESSAGE} bytes")
             }
             // The original's data.decode('utf-8') dies on bytes that are not UTF-8, and
@@ -138,24 +58,65 @@ fn talk(
             Incoming::Message(data) => match String::from_utf8(data) {
                 Err(e) => {
                     let n = e.as_bytes().len();
-                    eprintln!("contacts-server: {addr}: sent {n} bytes that are not UTF-8 text");
+                    log(format!("sent {n} bytes that are not UTF-8 text"));
                     "error: not UTF-8 text".to_string()
                 }
                 // `exit`: the client is done, no answer.
                 Ok(text) if text == "exit" => return Ok(()),
-                Ok(text) => handle(contacts, &text).unwrap_or_else(|why| {
-                    eprintln!("contacts-server: {addr}: bad command {text:?}: {why}");
+                Ok(text) => handle(contacts, &text, &mut inbox).unwrap_or_else(|why| {
+                    log(format!("bad command {}: {why}", quoted(&text)));
                     format!("error: {why}")
                 }),
             },
         };
-        sock.write_all(reply.as_bytes()).map_err(sending)?;
+        send(reply.as_bytes()).map_err(sending)?;
     }
 }
 
+fn main() {
+    let mut args = Args::parse("contacts-server", HELP);
+    let addr = args.addr("127.0.0.1:9999");
+    let pauses = Pauses::from_args(&mut args); // --timeout-ms and --gap-ms
+    args.finish();
+    // The phone book lives as long as the server: every client sees what earlier ones
+    // added. (The original's global `contacts = {}`.)
+    let mut contacts = Contacts::default();
+    // socket() + bind() + listen() in one call.
+    let s = TcpListener::bind(&addr).and_then(|s| Ok((s.local_addr()?, s)));
+    let failed = |e: io::Error| format!("cannot listen on {addr}: {}", lesson_cli::reason(&e));
+    let (at, s) = s.unwrap_or_else(|e| args.fail(failed(e)));
+    armour::listening(at);
+    println!("Waiting for connection...");
+    let mut backoff = AcceptBackoff::default();
+    loop {
+        // One client at a time: the next one waits in the backlog until worker() returns.
+        // A failed accept (no descriptor left) is retried after a wait that grows.
+        let Some((sock, addr)) = backoff.check("contacts-server", s.accept()) else {
+            continue;
+        };
+        worker(sock, addr, &mut contacts, pauses);
+    }
+}
+
+/// Where a quoted command is cut: the log quotes its first 60 characters, and an unknown
+/// command longer than 60 bytes is not quoted back at all.
+const CUT: usize = 60;
+
+/// A command as the log quotes it, once: whole up to 60 characters, else its first 60
+/// and its length, so that a client's 1 KB lines do not make 1 KB log lines.
+fn quoted(text: &str) -> String {
+    match text.char_indices().nth(CUT) {
+        Some((cut, _)) => format!("{:?}... ({} bytes)", &text[..cut], text.len()),
+        None => format!("{text:?}"),
+    }
+}
+
+/// What an unknown command is told.
+const USE: &str = "use add, remove or find";
+
 /// Runs one command on the phone book and returns the answer for the client, or Err
-/// with what is wrong with the command. Prints the phone book after each change.
-fn handle(contacts: &mut Contacts, text: &str) -> Result<String, String> {
+/// with what is wrong with the command (and nothing changes).
+fn handle(contacts: &mut Contacts, text: &str, inbox: &mut Inbox) -> Result<String, String> {
     // join(';') on the client, split(';') here: the fields of the command.
     let arg: Vec<&str> = text.split(';').collect();
     // A field may not be empty: an empty phone would be an answer of zero bytes,
@@ -164,28 +125,25 @@ fn handle(contacts: &mut Contacts, text: &str) -> Result<String, String> {
     match arg[..] {
         ["add", name, phone] if filled => {
             contacts.insert(name, phone)?;
-            println!("{contacts}"); // show the stored data on the server
+            // print(contacts): the stored data, shown on the server after each change.
+            // Commands sent ahead, without waiting for the answers, get this show only
+            // within the client's time limit (tcp-messages).
+            inbox.show(|| println!("{contacts}"));
             Ok(format!("{name} added"))
         }
-        ["remove", name] if filled => {
-            if contacts.remove(name) {
-                println!("{contacts}");
-                Ok(format!("{name} removed!"))
-            } else {
-                Ok("Not Found!".to_string())
-            }
+        ["remove", name] if filled && contacts.remove(name) => {
+            inbox.show(|| println!("{contacts}"));
+            Ok(format!("{name} removed!"))
         }
-        ["find", name] if filled => Ok(contacts
-            .find(name)
-            .map_or("Not Found!".to_string(), str::to_string)),
+        ["remove", _] if filled => Ok("Not Found!".to_string()),
+        ["find", name] if filled => Ok(contacts.find(name).unwrap_or("Not Found!").to_string()),
         [""] => Err("empty command".to_string()),
         ["add", ..] => Err("use add;NAME;PHONE".to_string()),
         ["remove", ..] => Err("use remove;NAME".to_string()),
         ["find", ..] => Err("use find;NAME".to_string()),
-        _ => Err(format!(
-            "unknown command {}, use add, remove or find",
-            str_repr(arg[0])
-        )),
+        // The first field of a line of garbage is not quoted back: its length will do.
+        _ if arg[0].len() > CUT => Err(format!("unknown command of {} bytes, {USE}", arg[0].len())),
+        _ => Err(format!("unknown command {}, {USE}", str_repr(arg[0]))),
     }
 }
 
@@ -210,14 +168,10 @@ impl Contacts {
         if name.len() > MAX_FIELD || phone.len() > MAX_FIELD {
             return Err(format!("NAME and PHONE are at most {MAX_FIELD} bytes each"));
         }
-        let full = self.entries.len() >= MAX_CONTACTS;
-        match self.entries.iter_mut().find(|(n, _)| n == name) {
-            Some(entry) => entry.1 = phone.to_string(),
-            None if full => {
-                return Err(format!(
-                    "the phone book is full ({MAX_CONTACTS} contacts); remove one first"
-                ));
-            }
+        let full = format!("the phone book is full ({MAX_CONTACTS} contacts); remove one first");
+        match self.entries.iter().position(|(n, _)| n == name) {
+            Some(at) => self.entries[at].1 = phone.to_string(),
+            None if self.entries.len() >= MAX_CONTACTS => return Err(full),
             None => self.entries.push((name.to_string(), phone.to_string())),
         }
         Ok(())
@@ -225,27 +179,22 @@ impl Contacts {
 
     /// `del contacts[name]`; false if there was no such name.
     fn remove(&mut self, name: &str) -> bool {
-        let before = self.entries.len();
-        self.entries.retain(|(n, _)| n != name);
-        self.entries.len() != before
+        let at = self.entries.iter().position(|(n, _)| n == name);
+        at.map(|at| self.entries.remove(at)).is_some()
     }
 
+    /// `contacts.get(name)`.
     fn find(&self, name: &str) -> Option<&str> {
-        self.entries
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, phone)| phone.as_str())
+        let found = self.entries.iter().find(|(n, _)| n == name);
+        found.map(|(_, phone)| phone.as_str())
     }
 }
 
 /// As Python's print(dict) shows it: {'zhangsan': '13800138000', 'lisi': '139'}.
 impl fmt::Display for Contacts {
     fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        let pairs: Vec<String> = self
-            .entries
-            .iter()
-            .map(|(name, phone)| format!("{}: {}", str_repr(name), str_repr(phone)))
-            .collect();
+        let pair = |(n, p): &(String, String)| format!("{}: {}", str_repr(n), str_repr(p));
+        let pairs: Vec<String> = self.entries.iter().map(pair).collect();
         write!(f, "{{{}}}", pairs.join(", "))
     }
 }
@@ -255,7 +204,11 @@ mod tests {
     use super::*;
 
     fn run(contacts: &mut Contacts, text: &str) -> String {
-        match handle(contacts, text) {
+        let pauses = tcp_messages::Pauses {
+            timeout: std::time::Duration::from_secs(10),
+            gap: std::time::Duration::from_millis(100),
+        };
+        match handle(contacts, text, &mut Inbox::new(pauses, "command")) {
             Ok(reply) => reply,
             Err(why) => format!("error: {why}"),
         }

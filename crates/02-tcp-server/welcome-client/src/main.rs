@@ -2,25 +2,14 @@
 //! It reads the greeting, sends five messages one by one, printing each answer, and
 //! says `exit`: the whole protocol of welcome-server.
 
-use std::io::Write;
+use std::io::{Read, Write};
 use std::net::TcpStream;
 
+use armour::println;
 use lesson_cli::Args;
-use tcp_messages::recv_answer;
+use tcp_messages::Answer;
 
-const HELP: &str = "\
-usage: welcome-client [--addr HOST:PORT] [--timeout-ms MS]
-
-Lesson 02: the welcome client (a port of client.py).
-Connects to welcome-server, prints its greeting, sends message1 to message5 one at a
-time and prints each answer (`Received message1;` ...), then sends `exit` and closes.
-If the server hangs up early or does not answer, it says so on stderr and exits 1.
-
-options:
-  --addr HOST:PORT   where the server is (default 127.0.0.1:9999)
-  --timeout-ms MS    how long to wait for each answer (default 10000)
-  -h, --help         this text
-";
+const HELP: &str = include_str!("help.txt");
 
 fn main() {
     let mut args = Args::parse("welcome-client", HELP);
@@ -36,15 +25,20 @@ fn main() {
     if let Err(e) = s.set_read_timeout(Some(timeout)) {
         args.fail(lesson_cli::reason(&e));
     }
-    // Reads the greeting, then each `Received messageN;`, with recv_answer
-    // from tcp-messages: what the server's one write brings. A close or a silence
-    // ends us with one line.
-    let receive = |s: &mut TcpStream| {
-        recv_answer(s, timeout).unwrap_or_else(|why| args.fail(format_args!("{addr}: {why}")))
+    // s.recv(1024).decode('utf-8'): one answer is what one read brings (read again only
+    // if it stops in the middle of a character). A close or a silence ends us with one line.
+    let recv = |s: &mut TcpStream| {
+        let (mut answer, mut buf) = (Answer::default(), [0u8; 1024]);
+        loop {
+            let n = s.read(&mut buf);
+            if let Some(text) = answer.took(&buf, n, timeout) {
+                return text.unwrap_or_else(|why| args.fail(format_args!("{addr}: {why}")));
+            }
+        }
     };
 
     // The server speaks first: print its greeting.
-    println!("{}", receive(&mut s));
+    println!("{}", recv(&mut s));
 
     for data in [
         b"message1",
@@ -56,12 +50,13 @@ fn main() {
         // Send one message, then wait for its answer before sending the next: this
         // lock-step is what lets the server tell one message from the next.
         send(&mut s, data, &args);
-        println!("{}", receive(&mut s));
+        println!("{}", recv(&mut s));
     }
     // `exit` tells the server we are done; it closes its side, and so do we.
     send(&mut s, b"exit", &args);
 }
 
+/// s.send(data), all of it; a failure ends us with one line.
 fn send(s: &mut TcpStream, data: &[u8], args: &Args) {
     if let Err(e) = s.write_all(data) {
         args.fail(format_args!("cannot send: {}", lesson_cli::reason(&e)));
