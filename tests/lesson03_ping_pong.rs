@@ -764,6 +764,32 @@ fn accept_printer_with_its_stdout_closed_logs_one_line_and_accepts_on() {
     );
 }
 
+/// The page walks through ping-pong-server's two functions: the code it shows must be
+/// the code that runs, to the letter.
+#[test]
+fn lesson_page_shows_ping_pong_server_as_it_is() {
+    let root = socket_lessons::workspace_root();
+    let page = std::fs::read_to_string(root.join("lessons").join(PAGE)).unwrap();
+    let source =
+        std::fs::read_to_string(root.join("crates/03-ping-pong/ping-pong-server/src/main.rs"))
+            .unwrap();
+    for (label, call) in [
+        ("ping-pong-server", "s.recv_from(&mut buf)"),
+        ("ping-pong-server tcp", "answer.write_all(PONG)"),
+    ] {
+        let shown = page
+            .split(&format!("<!-- source: {label} -->\n```rust\n"))
+            .nth(1)
+            .and_then(|rest| rest.split("```").next())
+            .unwrap_or_else(|| panic!("the page shows no block marked <!-- source: {label} -->"));
+        assert!(shown.contains(call), "{label}: {shown}");
+        assert!(
+            source.contains(shown),
+            "the page's block {label} differs from ping-pong-server's main.rs:\n{shown}"
+        );
+    }
+}
+
 #[cfg(target_os = "linux")]
 #[test]
 fn accept_printer_backs_off_when_out_of_descriptors() {
