@@ -2,13 +2,14 @@
 
 use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::sync::{Arc, Mutex};
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use assert_cmd::Command;
 use socket_lessons::{
     Server, binary, closed_port_addr, connect, lesson_block, normalize_number, one_shot_server,
-    read_some, run_on_a_taken_port, stays_silent,
+    read_some, run_on_a_taken_port, run_with_stdout_closed, stays_silent,
 };
 #[cfg(target_os = "linux")]
 use socket_lessons::{accept_loop_backs_off, under_a_thread_limit};
@@ -621,6 +622,170 @@ fn lesson_page_shows_what_the_programs_print() {
         assert_eq!(
             normalize(&lesson_block(PAGE, "ping-client --udp --connect without a server").unwrap()),
             normalize(&String::from_utf8(out.stderr).unwrap())
+        );
+    }
+}
+
+#[test]
+fn a_client_that_never_reads_its_pongs_is_dropped_10_s_after_it_stalls() {
+    // Wine, which runs our Windows check, does not apply the write time limit
+    // (SO_SNDTIMEO) to a blocking send (see lesson 02's tests and README).
+    if cfg!(windows) {
+        return;
+    }
+    // Millions of lines go by before the buffers fill: with stdout closed the server
+    // prints none of them, so that the flood takes seconds, not minutes.
+    let server = Server::start_with_stdout_closed("ping-pong-server", &[]).unwrap();
+    let mut flooder = connect(&server.addr()).unwrap();
+    flooder
+        .set_write_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    // Lines, and never a read: the pongs fill our receive window and the server's send
+    // buffer, its write of a pong blocks, it stops reading, and then our writes stop
+    // going through too. The last one that did is a moment after the server's write
+    // blocked. The flood goes on (on its own thread) until the server closes on us.
+    let last_progress = Arc::new(Mutex::new(Instant::now()));
+    let progress = Arc::clone(&last_progress);
+    let flood = thread::spawn(move || {
+        let chunk = b"x\n".repeat(32 * 1024);
+        let started = Instant::now();
+        while started.elapsed() < 3 * PATIENCE {
+            match flooder.write(&chunk) {
+                Ok(_) => *progress.lock().unwrap() = Instant::now(),
+                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(_) => return, // the server closed the connection
+            }
+        }
+    });
+    // Meanwhile another client is served: every client has its own thread.
+    client(&server.addr()).assert().success().stdout("pong\n");
+    server
+        .wait_for_stderr("did not take its pong within 10s; closing this connection\n")
+        .unwrap();
+    // One time limit for the whole pong, from the moment its write blocked. (Not a fresh
+    // 10 s for each piece of it the kernel takes: with a client whose receive buffer is
+    // 4 KiB, which std cannot ask for, the per-write limit let it go only after 20.5 s.)
+    let stalled = last_progress.lock().unwrap().elapsed();
+    assert!(
+        stalled < Duration::from_secs(15),
+        "dropped {stalled:?} after the stall"
+    );
+    flood.join().unwrap();
+}
+
+// ---------------------------------------------------------------- a closed stdout
+
+/// The one line a server logs when its stdout turns out closed (`server | head -1` ended).
+fn stdout_closed_line(program: &str) -> String {
+    format!("{program}: stdout is closed (Broken pipe); printing stops, serving goes on\n")
+}
+
+#[test]
+fn ping_client_with_its_stdout_closed_ends_quietly_with_141() {
+    let server = server();
+    let addr = server.addr();
+    for extra in [&[][..], &["--udp"][..]] {
+        let mut args = vec!["--addr", addr.as_str()];
+        args.extend(extra);
+        let out = run_with_stdout_closed("ping-client", &args, b"").unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        // What a shell reports for a Unix tool that a closed pipe stopped; no panic.
+        assert_eq!(out.status.code(), Some(141), "{extra:?}: {stderr}");
+        assert_eq!(stderr, "", "{extra:?}");
+    }
+    // Both pings reached the server: only the printing of the reply failed.
+    assert_eq!(
+        normalize(&server.wait_for_stdout_lines(2).unwrap()),
+        "tcp ('127.0.0.1', PORT) b'hello pdudo\\n'\nudp ('127.0.0.1', PORT) b'hello pdudo\\n'\n"
+    );
+}
+
+/// ping-pong-server with its stdout closed: the first message's print fails (over UDP
+/// first, or over TCP first), the server logs one line and goes on answering both.
+fn ping_pong_server_serves_on_with_stdout_closed(udp_first: bool) {
+    let server = Server::start_with_stdout_closed("ping-pong-server", &[]).unwrap();
+    let (mut stream, mut reader) = tcp_client(&server);
+    for udp in [udp_first, !udp_first, udp_first, !udp_first] {
+        if udp {
+            assert_eq!(udp_ping(&server, b"hello pdudo\n").0, b"pong\n");
+        } else {
+            stream.write_all(b"hello pdudo\n").unwrap();
+            assert_eq!(read_line(&mut reader), "pong\n");
+        }
+    }
+    client(&server.addr()).assert().success().stdout("pong\n");
+    client(&server.addr())
+        .arg("--udp")
+        .assert()
+        .success()
+        .stdout("pong\n");
+    // A line the server logs after all that: once it is there, every line logged before
+    // it is there too, so the stdout line is the only one.
+    let (mut flood, _) = tcp_client(&server);
+    flood.write_all(&[b'y'; 64 * 1024]).unwrap();
+    let stderr = server.wait_for_stderr("without a newline").unwrap();
+    assert_eq!(
+        normalize(&stderr),
+        format!(
+            "ping-pong-server: listening on 127.0.0.1:PORT (TCP and UDP)\n{}\
+             ping-pong-server: tcp 127.0.0.1:PORT: sent 65536 bytes without a newline; \
+             closing this connection\n",
+            stdout_closed_line("ping-pong-server")
+        )
+    );
+}
+
+#[test]
+fn ping_pong_server_with_its_stdout_closed_logs_one_line_and_answers_on() {
+    ping_pong_server_serves_on_with_stdout_closed(true);
+    ping_pong_server_serves_on_with_stdout_closed(false);
+}
+
+#[test]
+fn accept_printer_with_its_stdout_closed_logs_one_line_and_accepts_on() {
+    let server = Server::start_with_stdout_closed("accept-printer", &[]).unwrap();
+    let mut previous = connect(&server.addr()).unwrap();
+    previous.set_read_timeout(Some(PATIENCE)).unwrap();
+    server.wait_for_stderr("stdout is closed").unwrap();
+    for _ in 0..2 {
+        // Still accepting: the next client makes it close the one before, as always.
+        let next = connect(&server.addr()).unwrap();
+        next.set_read_timeout(Some(PATIENCE)).unwrap();
+        assert_eq!(read_some(&mut previous, &mut [0u8; 16]).unwrap(), 0);
+        previous = next;
+    }
+    assert_eq!(
+        normalize(&server.stderr()),
+        format!(
+            "accept-printer: listening on 127.0.0.1:PORT\n{}",
+            stdout_closed_line("accept-printer")
+        )
+    );
+}
+
+/// The page walks through ping-pong-server's two functions: the code it shows must be
+/// the code that runs, to the letter.
+#[test]
+fn lesson_page_shows_ping_pong_server_as_it_is() {
+    let root = socket_lessons::workspace_root();
+    let page = std::fs::read_to_string(root.join("lessons").join(PAGE)).unwrap();
+    let source =
+        std::fs::read_to_string(root.join("crates/03-ping-pong/ping-pong-server/src/main.rs"))
+            .unwrap();
+    for (label, call) in [
+        ("ping-pong-server", "s.recv_from(&mut buf)"),
+        ("ping-pong-server tcp", "answer.write_all(PONG)"),
+    ] {
+        let shown = page
+            .split(&format!("<!-- source: {label} -->\n```rust\n"))
+            .nth(1)
+            .and_then(|rest| rest.split("```").next())
+            .unwrap_or_else(|| panic!("the page shows no block marked <!-- source: {label} -->"));
+        assert!(shown.contains(call), "{label}: {shown}");
+        assert!(
+            source.contains(shown),
+            "the page's block {label} differs from ping-pong-server's main.rs:\n{shown}"
         );
     }
 }

@@ -295,6 +295,12 @@ pub static KNOWN: &[Known] = &[
         "no scenario reaches a limit",
     ),
     unseen(
+        "ping-pong-closed-stdout",
+        P03,
+        "A closed stdout stops the printing, not the serving.",
+        "compare reads every program's stdout to its end",
+    ),
+    unseen(
         "ping-pong-deliberate-limits",
         P03,
         "What stays a deliberate limit.",

@@ -11,37 +11,11 @@ use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::thread;
 use std::time::Duration;
 
-use armour::AcceptBackoff;
-use lesson_cli::Args;
+use armour::{AcceptBackoff, Deadline, println};
+use lesson_cli::{Args, reason};
 use py_compat::{addr_repr, bytes_repr};
 
-const HELP: &str = "\
-usage: ping-pong-server [--addr HOST:PORT]
-
-Lesson 03: a ping/pong server on TCP and UDP at the same port (a reconstruction
-of the lesson's server, whose code is missing from the original document).
-Every message it receives is printed with its sender and answered with `pong`.
-TCP: a message is one line (telnet and nc send one per Enter); each client gets its
-own thread and is served until it closes, so several telnet sessions work at once
-(a client may stay idle as long as it likes; one that does not take a `pong` within
-10 s is dropped).
-UDP: a message is one datagram; the answer goes back to the address it came from.
-Try it with `telnet 127.0.0.1 8888`, `nc 127.0.0.1 8888`, `nc -u 127.0.0.1 8888`,
-or `ping-client` (`ping-client --udp` for UDP).
-
-stdout: one line per message: the protocol, the sender as Python prints an address,
-        and the message as Python prints bytes, e.g.
-        tcp ('127.0.0.1', 54321) b'hello pdudo\\r\\n'
-        (a message over 1024 bytes shows its first 1024 and its length)
-stderr: `ping-pong-server: listening on ADDR (TCP and UDP)` once both are bound,
-        and one line per failed client or datagram.
-
-options:
-  --addr HOST:PORT   where to listen (default 0.0.0.0:8888, every interface). Port 0
-                     = any free port: the UDP socket then takes the port number the
-                     TCP listener got, and the `listening on` line shows it.
-  -h, --help         this text
-";
+const HELP: &str = include_str!("help.txt");
 
 /// The answer to every message: `pong` and a newline, so that telnet and nc show it on
 /// a line of its own.
@@ -70,59 +44,45 @@ fn main() {
     let addr = args.addr("0.0.0.0:8888");
     args.finish();
 
-    let (tcp_sock, udp_sock) = bind_both(&addr).unwrap_or_else(|e| args.fail(e));
-    match tcp_sock.local_addr() {
-        Ok(bound) => eprintln!("ping-pong-server: listening on {bound} (TCP and UDP)"),
-        Err(e) => args.fail(format_args!(
-            "cannot read the bound address: {}",
-            lesson_cli::reason(&e)
-        )),
-    }
+    // What cannot be set up ends the server with one line: `ping-pong-server: WHAT: WHY`.
+    let fail = |what: &str, e| -> ! { args.fail(format_args!("{what}: {}", reason(&e))) };
+    // TCP port 8888 and UDP port 8888 are two different ports that share a number, so
+    // both binds succeed side by side.
+    let mut tries = 1;
+    let (tcp_sock, udp_sock, bound) = loop {
+        // socket(AF_INET, SOCK_STREAM) + bind + listen: the TCP side needs listen(), the
+        // queue where finished handshakes wait for accept().
+        let tcp_sock = TcpListener::bind(&addr)
+            .unwrap_or_else(|e| fail(&format!("cannot listen on {addr} (TCP)"), e));
+        let bound = tcp_sock
+            .local_addr()
+            .unwrap_or_else(|e| fail("cannot read the bound address", e));
+        // socket(AF_INET, SOCK_DGRAM) + bind, and no listen(): UDP has no connections to
+        // queue, datagrams simply arrive at the bound port.
+        match UdpSocket::bind(bound) {
+            Ok(udp_sock) => break (tcp_sock, udp_sock, bound),
+            // With port 0 the system picked a free TCP port, whose UDP twin may be taken:
+            // then another pair.
+            Err(_) if addr.ends_with(":0") && tries < 20 => tries += 1,
+            Err(e) => fail(&format!("cannot bind {bound} (UDP)"), e),
+        }
+    };
+    armour::listening(format_args!("{bound} (TCP and UDP)"));
 
     // One thread per protocol, so that a blocking accept() on TCP never stops UDP
     // datagrams from being answered, and the other way round.
     let mut thread_jobs = Vec::new();
     for (name, sock) in [("tcp", Sock::Tcp(tcp_sock)), ("udp", Sock::Udp(udp_sock))] {
-        let job = thread::Builder::new()
-            .name(name.to_string())
-            .spawn(move || ping_pong_server(sock));
-        match job {
+        let job = thread::Builder::new().name(name.into());
+        match job.spawn(move || ping_pong_server(sock)) {
             Ok(job) => thread_jobs.push(job),
-            Err(e) => args.fail(format_args!("cannot start the {name} thread: {e}")),
+            Err(e) => fail(&format!("cannot start the {name} thread"), e),
         }
     }
     for job in thread_jobs {
         // Both loops run forever: joining keeps the process alive, as in the original.
         let _ = job.join();
     }
-}
-
-/// Binds the TCP listener, then a UDP socket on the same address and port number.
-/// TCP port 8888 and UDP port 8888 are two different ports that happen to share a
-/// number, so both binds succeed side by side.
-fn bind_both(addr: &str) -> Result<(TcpListener, UdpSocket), String> {
-    // With port 0 the system picks a free TCP port, which may be taken on the UDP side:
-    // then try again with another one.
-    let attempts = if addr.ends_with(":0") { 20 } else { 1 };
-    let mut last_error = String::new();
-    for _ in 0..attempts {
-        // socket(AF_INET, SOCK_STREAM) + bind + listen: the TCP side needs listen(), the
-        // queue where finished handshakes wait for accept().
-        let tcp_sock = TcpListener::bind(addr)
-            .map_err(|e| format!("cannot listen on {addr} (TCP): {}", lesson_cli::reason(&e)))?;
-        let bound = tcp_sock
-            .local_addr()
-            .map_err(|e| format!("cannot read the bound address: {}", lesson_cli::reason(&e)))?;
-        // socket(AF_INET, SOCK_DGRAM) + bind, and no listen(): UDP has no connections to
-        // queue, datagrams simply arrive at the bound port.
-        match UdpSocket::bind(bound) {
-            Ok(udp_sock) => return Ok((tcp_sock, udp_sock)),
-            Err(e) => {
-                last_error = format!("cannot bind {bound} (UDP): {}", lesson_cli::reason(&e));
-            }
-        }
-    }
-    Err(last_error)
 }
 
 /// The original's `pingPongServer(sockType, sock)`: TCP must accept a connection before
@@ -133,27 +93,21 @@ fn ping_pong_server(sock: Sock) {
             let mut backoff = AcceptBackoff::default();
             loop {
                 // accept() returns a NEW socket for this one client; `s` keeps listening.
-                let (client, addr) = match s.accept() {
-                    Ok(pair) => pair,
-                    Err(e) => {
-                        // Out of file descriptors, accept fails again at once: wait first.
-                        backoff.failed("ping-pong-server: tcp", &e);
-                        continue;
-                    }
+                // (Out of file descriptors, it fails again at once: the back-off waits.)
+                let Some((client, addr)) = backoff.check("ping-pong-server: tcp", s.accept())
+                else {
+                    continue;
                 };
-                backoff.succeeded("ping-pong-server: tcp");
                 // A thread per client: each one is served until it closes, while the
                 // listener goes straight back to accept() for the next client.
                 let job = thread::Builder::new().spawn(move || {
-                    if let Err(why) = ping_pong_tcp(client, addr) {
+                    if let Err(why) = ping_pong_tcp(&client, addr) {
                         eprintln!("ping-pong-server: tcp {addr}: {why}");
                     }
                 });
                 if let Err(e) = job {
-                    let why = lesson_cli::reason(&e);
-                    eprintln!(
-                        "ping-pong-server: tcp {addr}: no thread for this client ({why}); closed"
-                    );
+                    let why = format!("no thread for this client ({}); closed", reason(&e));
+                    eprintln!("ping-pong-server: tcp {addr}: {why}");
                 }
             }
         }
@@ -164,20 +118,17 @@ fn ping_pong_server(sock: Sock) {
             loop {
                 // No accept, no connection: recv_from waits for the next datagram from
                 // anyone, and tells us who sent it, so that we know where to answer.
-                let (n, addr) = match s.recv_from(&mut buf) {
-                    Ok(pair) => pair,
-                    Err(e) => {
-                        // On Windows, an earlier pong to a closed port comes back here
-                        // as "connection reset": not a reason to stop serving.
-                        let why = lesson_cli::reason(&e);
-                        eprintln!("ping-pong-server: udp: recv_from failed: {why}");
-                        continue;
+                // (On Windows, an earlier pong to a closed port comes back here as
+                // "connection reset": not a reason to stop serving.)
+                match s.recv_from(&mut buf) {
+                    Ok((n, addr)) => {
+                        println!("udp {} {}", addr_repr(addr), shown(&buf[..n]));
+                        if let Err(e) = s.send_to(PONG, addr) {
+                            let why = reason(&e);
+                            eprintln!("ping-pong-server: udp {addr}: cannot send pong: {why}");
+                        }
                     }
-                };
-                println!("udp {} {}", addr_repr(addr), shown(&buf[..n]));
-                if let Err(e) = s.send_to(PONG, addr) {
-                    let why = lesson_cli::reason(&e);
-                    eprintln!("ping-pong-server: udp {addr}: cannot send pong: {why}");
+                    Err(e) => eprintln!("ping-pong-server: udp: recv_from failed: {}", reason(&e)),
                 }
             }
         }
@@ -185,53 +136,51 @@ fn ping_pong_server(sock: Sock) {
 }
 
 /// Serves one TCP client until it closes: every line it sends is printed and answered.
-fn ping_pong_tcp(client: TcpStream, addr: SocketAddr) -> Result<(), String> {
-    client
-        .set_write_timeout(Some(WRITE_TIMEOUT))
-        .map_err(|e| lesson_cli::reason(&e))?;
-    let mut writer = &client;
-    let mut reader = BufReader::new(&client);
+fn ping_pong_tcp(client: &TcpStream, addr: SocketAddr) -> Result<(), String> {
+    let mut reader = BufReader::new(client);
     let mut line = Vec::new();
     loop {
         // TCP is a byte stream with no message boundaries: a line can arrive in several
         // reads, or several lines in one. read_until collects bytes up to the newline.
+        // No time limit here: a telnet session may wait for its user as long as it likes.
         line.clear();
         let n = (&mut reader)
             .take(MAX_LINE as u64)
             .read_until(b'\n', &mut line)
-            .map_err(|e| format!("read failed: {}", lesson_cli::reason(&e)))?;
+            .map_err(|e| format!("read failed: {}", reason(&e)))?;
         if n == 0 {
             // read returned 0: the client closed its side. We are done with it.
             return Ok(());
         }
         if n == MAX_LINE && !line.ends_with(b"\n") {
-            return Err(format!(
-                "sent {MAX_LINE} bytes without a newline; closing this connection"
-            ));
+            let why = "without a newline; closing this connection";
+            return Err(format!("sent {MAX_LINE} bytes {why}"));
         }
         // A last line without a newline (the client closed right after it) still counts.
         println!("tcp {} {}", addr_repr(addr), shown(&line));
-        writer.write_all(PONG).map_err(|e| {
-            if lesson_cli::is_timeout(&e) {
+        // The whole pong must be taken within WRITE_TIMEOUT, however many pieces the
+        // kernel takes it in: a client that never reads cannot hold its thread for ever.
+        let mut answer = Deadline::after(WRITE_TIMEOUT).on(client);
+        answer.write_all(PONG).map_err(|e| {
+            if armour::is_timeout(&e) {
                 format!("did not take its pong within {WRITE_TIMEOUT:?}; closing this connection")
             } else {
-                format!("cannot send pong: {}", lesson_cli::reason(&e))
+                format!("cannot send pong: {}", reason(&e))
             }
         })?;
     }
-    // `client` is dropped when we return: that closes this client's socket only.
+    // `client` is closed when its thread ends: that closes this client's socket only.
 }
 
-/// A message as stdout shows it: Python's bytes repr of at most SHOWN bytes.
+/// A message as stdout shows it: Python's bytes repr of at most SHOWN bytes, and the
+/// length of a longer one.
 fn shown(message: &[u8]) -> String {
-    if message.len() <= SHOWN {
-        bytes_repr(message)
-    } else {
-        format!(
-            "{} ({} bytes, the first {SHOWN} shown)",
-            bytes_repr(&message[..SHOWN]),
-            message.len()
-        )
+    match message.get(..SHOWN) {
+        Some(first) if message.len() > SHOWN => {
+            let (first, len) = (bytes_repr(first), message.len());
+            format!("{first} ({len} bytes, the first {SHOWN} shown)")
+        }
+        _ => bytes_repr(message),
     }
 }
 
