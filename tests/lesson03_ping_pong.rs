@@ -412,6 +412,19 @@ fn ping_client_prints_the_reply_exactly_as_it_arrives() {
     });
     client(&addr).arg("--udp").assert().success().stdout("pong");
     answer.join().unwrap();
+
+    // Bytes that are not UTF-8 come out as they are, as nc writes them.
+    let (addr, server) = one_shot_server(|mut stream| {
+        let mut line = String::new();
+        BufReader::new(&stream).read_line(&mut line).unwrap();
+        stream.write_all(b"\xffpong\xfe\n").unwrap();
+    })
+    .unwrap();
+    client(&addr)
+        .assert()
+        .success()
+        .stdout(&b"\xffpong\xfe\n"[..]);
+    server.join().unwrap();
 }
 
 #[test]

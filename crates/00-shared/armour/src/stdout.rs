@@ -68,18 +68,31 @@ macro_rules! print {
 /// What the macros call: writes `args` (and a newline), or handles a closed stdout.
 #[doc(hidden)]
 pub fn write(args: fmt::Arguments, newline: bool) {
-    if stdout_closed() {
-        return;
-    }
-    let mut out = io::stdout().lock();
-    let written = out.write_fmt(args).and_then(|()| {
+    emit(|out| {
+        out.write_fmt(args)?;
         if newline {
             out.write_all(b"\n")
         } else {
             out.flush()
         }
     });
-    if let Err(e) = written {
+}
+
+/// Prints `bytes` as they are, not as text (what nc shows of a reply), and shows them at
+/// once; survives a closed stdout like the macros.
+pub fn print_bytes(bytes: &[u8]) {
+    emit(|out| {
+        out.write_all(bytes)?;
+        out.flush()
+    });
+}
+
+/// Runs one print on the locked stdout, or handles a closed stdout.
+fn emit(print: impl FnOnce(&mut io::StdoutLock) -> io::Result<()>) {
+    if stdout_closed() {
+        return;
+    }
+    if let Err(e) = print(&mut io::stdout().lock()) {
         failed(&e);
     }
 }

@@ -7,7 +7,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs, UdpSocket};
 use std::time::Duration;
 
-use armour::{Deadline, print};
+use armour::Deadline;
 use lesson_cli::{Args, is_timeout, reason};
 
 const HELP: &str = include_str!("help.txt");
@@ -35,9 +35,9 @@ fn main() {
         true => ping_udp(&addr, line.as_bytes(), timeout, connected),
     };
     let reply = reply.unwrap_or_else(|why| args.fail(why));
-    // Print the reply as it came, like telnet and nc, adding nothing (a reply without a
-    // newline ends without one). A closed stdout (`ping-client | head -0`) ends it quietly.
-    print!("{}", String::from_utf8_lossy(&reply));
+    // Print the reply's bytes as they came, like telnet and nc, adding nothing (a reply
+    // without a newline ends without one). A closed stdout (`| head -0`) ends it quietly.
+    armour::stdout::print_bytes(&reply);
 }
 
 /// TCP: connect (the three-way handshake), send the line, read the reply line.
