@@ -20,76 +20,31 @@ const MAX_CONNECTIONS: usize = 64;
 
 fn main() {
     let mut args = Args::parse("wire-tap", HELP);
-    let listen: Option<String> = args.value("--listen");
-    let addr = args.addr(""); // --addr, the name every server of ours takes
-    let to: Option<String> = args.value("--to");
-    let udp = args.flag("--udp");
-    let format = Format {
-        no_times: args.flag("--no-times"),
-        hex: args.flag("--hex"),
-    };
-    let chunk: Option<usize> = args.value("--chunk");
-    let delay: Option<u64> = args.value("--delay-ms");
-    let merge: Option<u64> = args.value("--merge-ms");
-    let timeout = args.timeout("--timeout-ms", 10_000);
-    args.finish();
-
-    let listen = match (listen, addr.is_empty()) {
-        (Some(listen), true) => checked(&args, "--listen", listen),
-        (None, false) => addr,
-        (Some(_), false) => args.usage_error("--listen and --addr are one option: give one"),
-        (None, true) => args.usage_error("give --listen HOST:PORT: where the client connects"),
-    };
-    let Some(to) = to.map(|to| checked(&args, "--to", to)) else {
-        args.usage_error("give --to HOST:PORT: where the server is");
-    };
-    if chunk == Some(0) {
-        args.usage_error("--chunk must be at least 1");
-    }
-    if udp && (chunk.is_some() || delay.is_some() || merge.is_some()) {
-        args.usage_error(
-            "--chunk, --delay-ms and --merge-ms shape TCP streams, not --udp datagrams",
-        );
-    }
-    // The server's address, looked up once: a name that does not resolve is said now.
-    let server: Vec<SocketAddr> = match to.to_socket_addrs() {
-        Ok(found) => found.collect(),
-        Err(e) => args.fail(lesson_cli::connect_failed(&to, "the server", &e)),
-    };
-    let Some(&first) = server.first() else {
-        args.fail(format_args!("cannot resolve host '{to}'"));
-    };
-    let shaping = Shaping {
-        chunk,
-        delay: Duration::from_millis(delay.unwrap_or(0)),
-        merge: merge.map(Duration::from_millis),
-        timeout,
-    };
-    let failed = if udp {
-        tap_udp(&listen, &to, first, format)
+    let tap = Tap::from_args(&mut args);
+    let failed = if tap.udp {
+        tap_udp(&tap)
     } else {
-        tap_tcp(&listen, &to, server, shaping, format)
+        tap_tcp(&tap)
     };
     if let Err(e) = failed {
-        args.fail(format_args!("cannot listen on {listen}: {}", reason(&e)));
+        args.fail(format_args!(
+            "cannot listen on {}: {}",
+            tap.listen,
+            reason(&e)
+        ));
     }
 }
 
 /// TCP: accept each client, and relay it on a thread of its own.
-fn tap_tcp(
-    listen: &str,
-    to: &str,
-    server: Vec<SocketAddr>,
-    shaping: Shaping,
-    format: Format,
-) -> std::io::Result<()> {
+fn tap_tcp(tap: &Tap) -> std::io::Result<()> {
     // socket + bind + listen: to the client, the tap is the server.
-    let listener = TcpListener::bind(listen)?;
+    let listener = TcpListener::bind(&tap.listen)?;
+    let to = &tap.to;
     armour::listening(format_args!(
         "{} (relaying to {to})",
         listener.local_addr()?
     ));
-    let server: Arc<[SocketAddr]> = server.into();
+    let server: Arc<[SocketAddr]> = tap.server.clone().into();
     let open = Arc::new(AtomicUsize::new(0));
     let mut backoff = AcceptBackoff::default();
     let mut conn = 0;
@@ -104,7 +59,7 @@ fn tap_tcp(
             );
             continue;
         };
-        let (server, shaping) = (Arc::clone(&server), shaping.clone());
+        let (server, shaping, format) = (Arc::clone(&server), tap.shaping.clone(), tap.format);
         let started = thread::Builder::new().spawn(move || {
             let _place = place; // given back when this connection is gone
             relay(conn, client, addr, &server, &shaping, format);
@@ -151,16 +106,87 @@ fn relay(
 }
 
 /// UDP: every datagram to the tap goes to the server, every answer back to its client.
-fn tap_udp(listen: &str, to: &str, server: SocketAddr, format: Format) -> std::io::Result<()> {
+fn tap_udp(tap: &Tap) -> std::io::Result<()> {
     // socket(SOCK_DGRAM) + bind, no listen and no accept: datagrams simply arrive.
-    let sock = UdpSocket::bind(listen)?;
+    let sock = UdpSocket::bind(&tap.listen)?;
+    let to = &tap.to;
     armour::listening(format_args!(
         "{} (UDP, relaying to {to})",
         sock.local_addr()?
     ));
-    let print = |stamped: Stamped| println!("{}", format.line(&stamped));
-    wire_tap::relay_udp(&sock, server, &print);
+    let print = |stamped: Stamped| println!("{}", tap.format.line(&stamped));
+    // A UDP socket sends to one address: the first of --to's.
+    wire_tap::relay_udp(&sock, tap.server[0], &print);
     Ok(())
+}
+
+/// What the command line asks for.
+struct Tap {
+    listen: String,
+    to: String,
+    /// The addresses of --to, looked up once (never empty).
+    server: Vec<SocketAddr>,
+    udp: bool,
+    format: Format,
+    shaping: Shaping,
+}
+
+impl Tap {
+    fn from_args(args: &mut Args) -> Tap {
+        let listen: Option<String> = args.value("--listen");
+        let addr = args.addr(""); // --addr, the name every server of ours takes
+        let to: Option<String> = args.value("--to");
+        let udp = args.flag("--udp");
+        let format = Format {
+            no_times: args.flag("--no-times"),
+            hex: args.flag("--hex"),
+        };
+        let chunk: Option<usize> = args.value("--chunk");
+        let delay: Option<u64> = args.value("--delay-ms");
+        let merge: Option<u64> = args.value("--merge-ms");
+        let timeout = args.timeout("--timeout-ms", 10_000);
+        args.finish();
+
+        let listen = match (listen, addr.is_empty()) {
+            (Some(listen), true) => checked(args, "--listen", listen),
+            (None, false) => addr,
+            (Some(_), false) => args.usage_error("--listen and --addr are one option: give one"),
+            (None, true) => args.usage_error("give --listen HOST:PORT: where the client connects"),
+        };
+        let Some(to) = to.map(|to| checked(args, "--to", to)) else {
+            args.usage_error("give --to HOST:PORT: where the server is");
+        };
+        if chunk == Some(0) {
+            args.usage_error("--chunk must be at least 1");
+        }
+        if udp && (chunk.is_some() || delay.is_some() || merge.is_some()) {
+            args.usage_error(
+                "--chunk, --delay-ms and --merge-ms shape TCP streams, not --udp datagrams",
+            );
+        }
+        // A name that does not resolve is said now, not at the first client.
+        let server: Vec<SocketAddr> = match to.to_socket_addrs() {
+            Ok(found) => found.collect(),
+            Err(e) => args.fail(lesson_cli::connect_failed(&to, "the server", &e)),
+        };
+        if server.is_empty() {
+            args.fail(format_args!("cannot resolve host '{to}'"));
+        }
+        let shaping = Shaping {
+            chunk,
+            delay: Duration::from_millis(delay.unwrap_or(0)),
+            merge: merge.map(Duration::from_millis),
+            timeout,
+        };
+        Tap {
+            listen,
+            to,
+            server,
+            udp,
+            format,
+            shaping,
+        }
+    }
 }
 
 /// `HOST:PORT` in `value`, or a usage error naming `option`.

@@ -264,3 +264,41 @@ impl<'a> Udp<'a> {
 fn log(what: std::fmt::Arguments) {
     eprintln!("{}: {what}", lesson_cli::program_name());
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_client_is_forgotten_only_after_its_idle_time() {
+        let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let server = sock.local_addr().unwrap();
+        let record = |_: Stamped| {};
+        let udp = Udp {
+            sock: &sock,
+            server,
+            peers: Mutex::new(HashMap::new()),
+            record: &record,
+        };
+        let client: SocketAddr = ([127, 0, 0, 1], 5).into();
+        let peer = Arc::new(Peer {
+            conn: 1,
+            client,
+            first: Instant::now(),
+            upstream: UdpSocket::bind("127.0.0.1:0").unwrap(),
+        });
+        let now = Instant::now();
+        udp.peers
+            .lock()
+            .unwrap()
+            .insert(client, (Arc::clone(&peer), now));
+        assert!(!udp.forget(client, IDLE));
+        assert!(udp.touch(client).is_some());
+        // A datagram passed IDLE ago, and nothing since.
+        if let Some(then) = now.checked_sub(IDLE) {
+            udp.peers.lock().unwrap().insert(client, (peer, then));
+            assert!(udp.forget(client, IDLE));
+            assert!(udp.touch(client).is_none());
+        }
+    }
+}
