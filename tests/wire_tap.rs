@@ -307,9 +307,17 @@ fn a_reset_is_reported_and_passed_on_as_an_abrupt_close() {
         conn.write_all(b"hello").unwrap();
         conn.set_read_timeout(Some(PATIENCE)).unwrap();
         let mut rest = Vec::new();
-        conn.read_to_end(&mut rest)
+        let end = conn
+            .read_to_end(&mut rest)
             .map(|_| rest)
-            .map_err(|e| e.kind())
+            .map_err(|e| e.kind());
+        // Whatever it sends after that, the tap's system answers with a reset.
+        let mut refused = None;
+        wait_until(PATIENCE, || {
+            refused = conn.write_all(b"late").err().map(|e| e.kind());
+            refused.is_some()
+        });
+        (end, refused)
     })
     .unwrap();
     let tap = tap(&addr, &[]);
@@ -319,8 +327,17 @@ fn a_reset_is_reported_and_passed_on_as_an_abrupt_close() {
     let mut first = [0u8; 5];
     while !matches!(client.peek(&mut first), Ok(5)) {}
     drop(client);
-    // What the server gets: the end of the stream, at once (std cannot send a reset).
-    assert_eq!(server.join().unwrap(), Ok(Vec::new()));
+    // What the server gets: the end of the stream, at once (std cannot send a reset),
+    // and a reset for what it sends after.
+    let (end, refused) = server.join().unwrap();
+    assert_eq!(end, Ok(Vec::new()));
+    assert!(
+        matches!(
+            refused,
+            Some(ErrorKind::ConnectionReset | ErrorKind::BrokenPipe)
+        ),
+        "{refused:?}"
+    );
     assert_eq!(
         transcript(&tap, 1),
         "#1 open 127.0.0.1:PORT -> 127.0.0.1:PORT\n\
