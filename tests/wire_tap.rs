@@ -592,6 +592,33 @@ fn a_udp_datagram_is_never_cut_or_joined() {
     );
 }
 
+#[test]
+fn at_most_64_udp_clients_at_once_and_a_datagram_from_one_more_is_dropped_with_a_line() {
+    let server = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let tap = tap(&server.local_addr().unwrap().to_string(), &["--udp"]);
+    let clients: Vec<UdpSocket> = (0..65)
+        .map(|_| UdpSocket::bind("127.0.0.1:0").unwrap())
+        .collect();
+    for client in &clients[..64] {
+        client.send_to(b"x", tap.addr()).unwrap();
+    }
+    tap.wait_for_stdout("#64 c->s").unwrap();
+    clients[64].send_to(b"one more", tap.addr()).unwrap();
+    tap.wait_for_stderr(
+        "wire-tap: 64 clients at once, the most it relays for: datagrams from new ones \
+         are dropped until one is forgotten\n",
+    )
+    .unwrap();
+    // The 64 datagrams reached the server; the one more did not.
+    server.set_read_timeout(Some(PATIENCE)).unwrap();
+    let mut buf = [0u8; 16];
+    for _ in 0..64 {
+        let (n, _) = server.recv_from(&mut buf).unwrap();
+        assert_eq!(&buf[..n], b"x");
+    }
+    assert!(!tap.stdout().contains("one more"));
+}
+
 // --- Usage -------------------------------------------------------------------------------
 
 fn usage_error(args: &[&str], why: &str) {
