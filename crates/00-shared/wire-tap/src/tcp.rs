@@ -27,8 +27,9 @@ pub struct Shaping {
     /// Hold what arrives back, and send what arrived within this time (from the first
     /// byte held) as one write.
     pub merge: Option<Duration>,
-    /// How long a side may take nothing while the tap has bytes for it (one deadline
-    /// for each chunk's writes); then the connection is cut off.
+    /// How long a side may take nothing while the tap has bytes for it (a deadline for
+    /// each write of the tap, however many pieces the kernel takes it in); then the
+    /// connection is cut off.
     pub timeout: Duration,
 }
 
