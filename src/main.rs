@@ -5,11 +5,12 @@
 //!
 //! `cargo run -- 01` runs one lesson, `cargo run -- --list` lists them.
 //! A lesson joins the tour with one module in src/tour/ and one line in LESSONS.
-//! `cargo run -- compare ...` compares the programs with the Python originals (src/compare/).
-//! `cargo run --release -- bench` measures lessons 04 and 05 instead (src/bench/).
+//!
+//! The instructor's tools are packages of their own, which this build never compiles:
+//! `cargo compare` (tools/compare) and `cargo bench --bench lessons` (tools/bench).
 
-mod bench;
-mod compare;
+#![deny(clippy::unwrap_used)]
+
 mod tour;
 
 use std::process::ExitCode;
@@ -53,24 +54,22 @@ const LESSONS: &[Lesson] = &[
 
 const HELP: &str = "\
 usage: cargo run [-- LESSON... | --list]
-       cargo run -- compare --originals DIR [LESSON...]   (see `cargo run -- compare --help`)
-       cargo run --release -- bench [--quick] [LESSON...]   (see `cargo run -- bench --help`)
 
 The tour of socket-lessons: runs each lesson's programs on free loopback ports and
 prints what they print, then one verdict line per lesson (exit status 1 if any failed).
 
   LESSON    a lesson number or name (01, 1, timestamp); default: every lesson
   --list    list the lessons
+
+The instructor's tools are packages of their own (not built by `cargo run`):
+  cargo compare --originals DIR [LESSON...]    every program against the Python originals
+                                               (`cargo compare --help`, INSTRUCTORS.md)
+  cargo bench --bench lessons [-- LESSON...]   lessons 04 and 05 measured on this machine
+                                               (`cargo bench --bench lessons -- --help`)
 ";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    if args.first().is_some_and(|a| a == "compare") {
-        return compare::main(&args[1..]);
-    }
-    if args.first().is_some_and(|a| a == "bench") {
-        return bench::main(&args[1..]);
-    }
     if args.iter().any(|a| a == "--help" || a == "-h") {
         print!("{HELP}");
         return ExitCode::SUCCESS;

@@ -1,4 +1,4 @@
-//! The black-box tests of every lesson program, the tour's subcommands and the workspace's
+//! The black-box tests of every lesson program, the tour and the workspace's
 //! conventions, as one test binary: each file below is one module, and keeps its own page
 //! of tests. (Cargo runs test binaries one after the other; in one binary, the tests of
 //! every lesson that wait for a deadline wait at the same time. Cargo.toml turns off
@@ -6,7 +6,6 @@
 //! tests/ is left out.)
 
 mod budget;
-mod compare;
 mod conventions;
 mod inventory;
 mod lesson01_timestamp;

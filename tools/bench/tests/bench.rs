@@ -1,15 +1,15 @@
-//! `socket-lessons bench --quick`: the bench runs end to end and prints both tables with
+//! `bench --quick` (the plain binary of this package; `cargo bench --bench lessons` runs
+//! the same code optimized): the bench runs end to end and prints both tables with
 //! every row, and its numbers are sane. (Its numbers are not checked against each other:
 //! speed is measured by the bench, not timed in tests.)
 
 use std::time::Duration;
 
 use assert_cmd::Command;
-use socket_lessons::binary;
 
 fn bench(args: &[&str]) -> Command {
-    let mut cmd = Command::new(binary("socket-lessons").unwrap());
-    cmd.arg("bench").args(args).timeout(Duration::from_secs(60));
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_bench"));
+    cmd.args(args).timeout(Duration::from_secs(60));
     cmd
 }
 
@@ -180,6 +180,6 @@ fn only_lessons_04_and_05_have_a_bench() {
     assert_eq!(
         String::from_utf8_lossy(&out.stderr),
         "bench: nothing to measure for \"01\": lessons 04 and 05 have a bench\n\
-         usage: cargo run --release -- bench [--quick] [LESSON...]\n"
+         usage: cargo bench --bench lessons [-- [--quick] [LESSON...]]\n"
     );
 }

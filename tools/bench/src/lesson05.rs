@@ -6,8 +6,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use super::Settings;
-use super::build::Programs;
 use super::load::{self, Exchange, Plan};
+use super::programs::Programs;
 use super::report::{self, Spread, Table};
 use super::server::Running;
 

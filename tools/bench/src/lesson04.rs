@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use super::Settings;
 use super::baseline;
-use super::build::Programs;
 use super::load::{self, Exchange, Plan};
+use super::programs::Programs;
 use super::report::{self, Spread, Table};
 use super::server::{self, Running};
 
@@ -178,7 +178,7 @@ fn measure(programs: &Programs, contender: &Contender, plan: &Plan) -> Result<Ru
         Some(package) => (programs.path(package)?, Vec::new()),
         None => (
             std::env::current_exe().map_err(|e| format!("where am I? {e}"))?,
-            vec!["bench", baseline::FLAG],
+            vec![baseline::FLAG],
         ),
     };
     args.extend(contender.args);
