@@ -14,6 +14,7 @@ mod lesson03_ping_pong;
 mod lesson04_framing_and_io_models;
 mod lesson05_long;
 mod lesson05_short;
+mod tour;
 
 /// Every file of tests/ is a module above or a test target of its own in Cargo.toml
 /// (`autotests = false` there): a new test file that is in neither would never run.
