@@ -9,6 +9,7 @@ use std::thread;
 #[cfg(target_os = "linux")]
 use std::{
     net::TcpStream,
+    path::{Path, PathBuf},
     process::Child,
     sync::{Arc, Mutex},
     time::Duration,
@@ -67,6 +68,8 @@ pub struct Wrapped {
     child: Child,
     addr: String,
     stderr: Arc<Mutex<String>>,
+    /// The copy of the program it runs, if it runs one (removed after the server stops).
+    _copy: Option<ReadableCopy>,
 }
 
 #[cfg(target_os = "linux")]
@@ -74,10 +77,21 @@ impl Wrapped {
     /// Starts `wrapper... PROGRAM args... --addr 127.0.0.1:0` and waits for the
     /// `<package>: listening on ADDR` line.
     pub fn start(wrapper: &[&str], package: &str, args: &[&str]) -> Result<Wrapped, String> {
+        Wrapped::start_program(wrapper, package, &binary(package)?, None, args)
+    }
+
+    /// Like `start`, with the program at `program`, which `copy` (if any) holds.
+    fn start_program(
+        wrapper: &[&str],
+        package: &str,
+        program: &Path,
+        copy: Option<ReadableCopy>,
+        args: &[&str],
+    ) -> Result<Wrapped, String> {
         let (command, wrapper_args) = wrapper.split_first().ok_or("no wrapper command")?;
         let mut child = Command::new(command)
             .args(wrapper_args)
-            .arg(binary(package)?)
+            .arg(program)
             .args(args)
             .args(["--addr", "127.0.0.1:0"])
             .stdin(Stdio::null())
@@ -93,6 +107,7 @@ impl Wrapped {
             child,
             addr: String::new(),
             stderr,
+            _copy: copy,
         };
         let prefix = format!("{package}: listening on ");
         let text = wrapped.wait_for_stderr(&prefix)?;
@@ -197,6 +212,11 @@ pub fn is_root() -> bool {
 /// `limit` processes and threads (RLIMIT_NPROC, which root itself ignores): the server's
 /// main thread and `limit - 1` connection threads. Ok(None), after saying why on
 /// stdout, where that cannot run.
+///
+/// `uid` must be able to reach the program: not in a checkout whose folder others cannot
+/// enter (mode 0700, as a home folder or `mktemp -d` often is), where exec fails with
+/// "Permission denied". Then it runs a copy, in a folder of its own under the temporary
+/// folder, open to others.
 #[cfg(target_os = "linux")]
 pub fn under_a_thread_limit(
     package: &str,
@@ -208,6 +228,22 @@ pub fn under_a_thread_limit(
         println!("skipped: only root can run the server as another user with a thread limit");
         return Ok(None);
     }
+    let program = binary(package)?;
+    let (program, copy) = if others_can_run(&program) {
+        (program, None)
+    } else {
+        let copy = ReadableCopy::of(&program)?;
+        if !others_can_run(&copy.program) {
+            println!(
+                "skipped: user {uid} can reach neither {} nor its copy {} (a folder on the \
+                 way is closed to others)",
+                program.display(),
+                copy.program.display()
+            );
+            return Ok(None);
+        }
+        (copy.program.clone(), Some(copy))
+    };
     let ids = [format!("--reuid={uid}"), format!("--regid={uid}")];
     let nproc = format!("--nproc={limit}");
     let wrapper = [
@@ -218,7 +254,58 @@ pub fn under_a_thread_limit(
         "prlimit",
         &nproc,
     ];
-    Wrapped::start(&wrapper, package, args).map(Some)
+    Wrapped::start_program(&wrapper, package, &program, copy, args).map(Some)
+}
+
+/// Whether a user who is neither the owner nor in the group may run `program`: it and
+/// every folder above it let others in (the x bit for others).
+#[cfg(target_os = "linux")]
+fn others_can_run(program: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    program.ancestors().all(|path| {
+        std::fs::metadata(path).is_ok_and(|meta| meta.permissions().mode() & 0o001 != 0)
+    })
+}
+
+/// A copy of a program in a folder of its own under the temporary folder, both open to
+/// others (mode 755); removed when dropped.
+#[cfg(target_os = "linux")]
+struct ReadableCopy {
+    folder: PathBuf,
+    program: PathBuf,
+}
+
+#[cfg(target_os = "linux")]
+impl ReadableCopy {
+    fn of(program: &Path) -> Result<ReadableCopy, String> {
+        use std::os::unix::fs::PermissionsExt;
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        static COPIES: AtomicUsize = AtomicUsize::new(0);
+        let name = program.file_name().ok_or("a program path without a name")?;
+        let folder = std::env::temp_dir().join(format!(
+            "socket-lessons-{}-{}",
+            std::process::id(),
+            COPIES.fetch_add(1, Ordering::Relaxed)
+        ));
+        let copy = ReadableCopy {
+            program: folder.join(name),
+            folder,
+        };
+        let open = std::fs::Permissions::from_mode(0o755);
+        std::fs::create_dir_all(&copy.folder)
+            .and_then(|()| std::fs::set_permissions(&copy.folder, open.clone()))
+            .and_then(|()| std::fs::copy(program, &copy.program))
+            .and_then(|_| std::fs::set_permissions(&copy.program, open))
+            .map_err(|e| format!("cannot copy {} for another user: {e}", program.display()))?;
+        Ok(copy)
+    }
+}
+
+#[cfg(target_os = "linux")]
+impl Drop for ReadableCopy {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.folder);
+    }
 }
 
 /// Starts `package --addr ADDR`, where ADDR is a loopback port this process holds, and
