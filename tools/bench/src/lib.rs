@@ -25,20 +25,22 @@ use std::time::{Duration, Instant};
 use programs::Programs;
 
 const HELP: &str = "\
-usage: cargo run --release -- bench [--quick] [LESSON...]
+usage: cargo bench --bench lessons [-- [--quick] [LESSON...]]
 
-Measures two claims of the lessons on this machine, with the lesson programs:
+Measures two claims of the lessons on this machine, with the lesson programs, built
+optimized like the bench itself (cargo bench uses the release profile):
   05  short vs long connections: the same request (a2 -> d4.0) to short-server,
       over a new connection each time and over one long connection
   04  echo round trips (hello world -> HELLO WORLD) with 1 to 1000 clients against a
       thread-per-connection server, nonblocking-server and select-server
 Each point runs 3 times (the 20-client point, which the ratios use, 5 times); the
-tables show the median and the spread. Everything runs on 127.0.0.1 and takes under a
-minute (about 50 s on 2 cores, after the build); every server is stopped when its
-point ends.
+tables show the median and the spread. Everything runs on 127.0.0.1; every server is
+stopped when its point ends. On a 2-core machine that other programs kept busy, lesson
+05 took about 6 s and both lessons 55-85 s; the first run also builds the bench and the
+programs, optimized (there about 45 s).
 
   LESSON      04 or 05 (4, 5, or the lesson's name); default: both
-  --quick     tiny runs (under a second), to check that the bench works, not to measure
+  --quick     tiny runs (a few seconds), to check that the bench works, not to measure
   -h, --help  this text
 ";
 

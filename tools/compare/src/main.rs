@@ -351,7 +351,7 @@ fn run_all(options: &Options) -> Result<bool, String> {
     });
     // The first call builds every lesson program (cargo build), once: a first run
     // compiles for a while, so say so.
-    eprintln!("compare: building our programs (cargo build --workspace --bins)");
+    eprintln!("compare: building our programs (cargo build, every lesson program)");
     binary("timestamp-server").map_err(|why| format!("cannot build our programs: {why}"))?;
     let total: usize = options.chosen.iter().map(|sc| Combo::all(sc).len()).sum();
     eprintln!(
