@@ -5,15 +5,22 @@
 //!
 //! `cargo run -- 01` runs one lesson, `cargo run -- --list` lists them.
 //! A lesson joins the tour with one module in src/tour/ and one line in LESSONS.
-//! `cargo run -- compare ...` compares the programs with the Python originals (src/compare/).
-//! `cargo run --release -- bench` measures lessons 04 and 05 instead (src/bench/).
+//!
+//! The instructor's tools are packages of their own, which this build never compiles:
+//! `cargo compare` (tools/compare) and `cargo bench --bench lessons` (tools/bench).
+//!
+//! Its stdout may be closed before the end (`cargo run -- 3 | head -3`): it prints with
+//! armour's println!, and then stops the lesson's servers and ends quietly with status
+//! 141, as a Unix tool that a closed pipe stops.
 
-mod bench;
-mod compare;
+#![deny(clippy::unwrap_used)]
+
 mod tour;
 
 use std::process::ExitCode;
 
+use armour::stdout::{CLOSED_STDOUT_STATUS, stdout_closed, stop_quietly};
+use armour::{print, println};
 use tour::Tour;
 
 /// One lesson of the tour: its number, its name, and what it runs.
@@ -53,33 +60,49 @@ const LESSONS: &[Lesson] = &[
 
 const HELP: &str = "\
 usage: cargo run [-- LESSON... | --list]
-       cargo run -- compare --originals DIR [LESSON...]   (see `cargo run -- compare --help`)
-       cargo run --release -- bench [--quick] [LESSON...]   (see `cargo run -- bench --help`)
 
 The tour of socket-lessons: runs each lesson's programs on free loopback ports and
-prints what they print, then one verdict line per lesson (exit status 1 if any failed).
+prints what they print, then one verdict line per lesson (exit status 1 if any failed;
+141 if its stdout was closed before the end, as in `cargo run -- 3 | head -3`).
 
   LESSON    a lesson number or name (01, 1, timestamp); default: every lesson
   --list    list the lessons
+
+The instructor's tools are packages of their own (not built by `cargo run`):
+  cargo compare --originals DIR [LESSON...]    every program against the Python originals
+                                               (`cargo compare --help`, INSTRUCTORS.md)
+  cargo bench --bench lessons [-- LESSON...]   lessons 04 and 05 measured on this machine
+                                               (`cargo bench --bench lessons -- --help`)
 ";
 
+/// How the tour ends when its stdout was closed: quietly, like a Unix tool that a
+/// closed pipe stopped (128 + SIGPIPE's 13).
+fn stdout_was_closed() -> ExitCode {
+    ExitCode::from(u8::try_from(CLOSED_STDOUT_STATUS).unwrap_or(1))
+}
+
 fn main() -> ExitCode {
+    // A closed stdout stops the printing without a word; the tour then stops the
+    // lesson's servers itself (dropping its Tour) and ends with stdout_was_closed().
+    stop_quietly();
     let args: Vec<String> = std::env::args().skip(1).collect();
-    if args.first().is_some_and(|a| a == "compare") {
-        return compare::main(&args[1..]);
-    }
-    if args.first().is_some_and(|a| a == "bench") {
-        return bench::main(&args[1..]);
-    }
     if args.iter().any(|a| a == "--help" || a == "-h") {
         print!("{HELP}");
-        return ExitCode::SUCCESS;
+        return if stdout_closed() {
+            stdout_was_closed()
+        } else {
+            ExitCode::SUCCESS
+        };
     }
     if args.iter().any(|a| a == "--list") {
         for lesson in LESSONS {
             println!("{}  {}", lesson.id, lesson.name);
         }
-        return ExitCode::SUCCESS;
+        return if stdout_closed() {
+            stdout_was_closed()
+        } else {
+            ExitCode::SUCCESS
+        };
     }
     let mut chosen = Vec::new();
     for arg in &args {
@@ -114,6 +137,9 @@ fn main() -> ExitCode {
         let mut tour = Tour::default();
         let result = (lesson.run)(&mut tour);
         drop(tour); // stops the lesson's servers
+        if stdout_closed() {
+            return stdout_was_closed();
+        }
         verdicts.push((lesson, result));
     }
 
@@ -128,7 +154,9 @@ fn main() -> ExitCode {
             }
         }
     }
-    if failed {
+    if stdout_closed() {
+        stdout_was_closed()
+    } else if failed {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS

@@ -1,4 +1,4 @@
-//! The black-box tests of every lesson program, the tour's subcommands and the workspace's
+//! The black-box tests of every lesson program, the tour and the workspace's
 //! conventions, as one test binary: each file below is one module, and keeps its own page
 //! of tests. (Cargo runs test binaries one after the other; in one binary, the tests of
 //! every lesson that wait for a deadline wait at the same time. Cargo.toml turns off
@@ -6,7 +6,6 @@
 //! tests/ is left out.)
 
 mod budget;
-mod compare;
 mod conventions;
 mod inventory;
 mod lesson01_timestamp;
@@ -15,6 +14,7 @@ mod lesson03_ping_pong;
 mod lesson04_framing_and_io_models;
 mod lesson05_long;
 mod lesson05_short;
+mod tour;
 mod wire_tap;
 
 /// Every file of tests/ is a module above or a test target of its own in Cargo.toml

@@ -702,7 +702,7 @@ fn a_taken_port_or_an_unknown_host_is_a_one_line_failure() {
 // --- The Python originals through the tap -----------------------------------------------
 
 /// The environment variable that names a folder with the Python originals, under the
-/// names `cargo run -- compare --list` gives them (TimestampeServer.py, Client.py,
+/// names `cargo compare --list` gives them (TimestampeServer.py, Client.py,
 /// server.py, client.py, framed_client.py, short_client.py). The originals are not in
 /// this repository; without it (or without python3) the test says so and checks nothing.
 const ORIGINALS: &str = "SOCKET_LESSONS_ORIGINALS";

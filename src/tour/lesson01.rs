@@ -19,6 +19,7 @@ pub fn run(tour: &mut Tour) -> Result<(), String> {
         String::from_utf8_lossy(&wrong.stdout) == "get timestampe failed\n",
         "a wrong command did not end in `get timestampe failed`",
     )?;
-    tour.server_output(0, "new client : 127.0.0.1:")?;
+    // The third prompt: the server is done with the second client.
+    tour.server_output(0, "now waiting for client connect", 3, 2)?;
     Ok(())
 }

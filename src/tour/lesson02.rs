@@ -14,7 +14,7 @@ pub fn run(tour: &mut Tour) -> Result<(), String> {
         out.status.success() && out.stdout == WELCOME.as_bytes(),
         "welcome-client did not print the greeting and the five answers",
     )?;
-    tour.server_output(0, "closed.")?;
+    tour.server_output(0, "closed.", 1, 1)?;
 
     let out = tour.client("argv-demo", &["arg1", "arg2", "arg3"], "")?;
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -48,7 +48,8 @@ pub fn run(tour: &mut Tour) -> Result<(), String> {
             ),
         )?;
     }
-    let shown = tour.server_output(1, "{'张三': '13900139000'}\n")?;
+    // Seven clients, seven connections closed; one bad command logged.
+    let shown = tour.server_output(1, " closed.\n", 7, 2)?;
     check(
         shown.contains("{'zhangsan': '13800138000', '张三': '13900139000'}\n"),
         "contacts-server did not print its phone book like a Python dict",

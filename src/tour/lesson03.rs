@@ -13,7 +13,7 @@ pub fn run(tour: &mut Tour) -> Result<(), String> {
             "ping-client did not print `pong`",
         )?;
     }
-    let shown = tour.server_output(0, "udp ('127.0.0.1', ")?;
+    let shown = tour.server_output(0, "udp ('127.0.0.1', ", 1, 1)?;
     check(
         shown.contains(") b'hello pdudo\\n'\n"),
         "ping-pong-server did not print the message",
@@ -31,7 +31,7 @@ pub fn run(tour: &mut Tour) -> Result<(), String> {
         out.status.code() == Some(1),
         "ping-client did not fail against accept-printer",
     )?;
-    let shown = tour.server_output(1, "('127.0.0.1', ")?;
+    let shown = tour.server_output(1, "('127.0.0.1', ", 1, 1)?;
     check(
         shown.starts_with("<socket.socket family=2, type=1, proto=0, laddr=("),
         "accept-printer did not print the accepted socket",

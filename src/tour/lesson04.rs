@@ -4,6 +4,7 @@
 
 use std::process::{Command, Stdio};
 
+use armour::println;
 use socket_lessons::binary;
 
 use super::{Tour, check};
@@ -12,7 +13,7 @@ pub fn run(tour: &mut Tour) -> Result<(), String> {
     // 0, 1: sticky packets. The server waits, so the two writes are read as one...
     let addr = tour.server("sticky-server", &[])?;
     tour.client("sticky-client", &["--addr", &addr], "")?;
-    let stdout = tour.server_output(0, "hello world\n")?;
+    let stdout = tour.server_output(0, "hello world\n", 1, 1)?;
     check(
         stdout == "hello world\n",
         "sticky-server did not read `hello world` in one piece",
@@ -20,7 +21,7 @@ pub fn run(tour: &mut Tour) -> Result<(), String> {
     // ...or reads at once while the client pauses: two reads.
     let addr = tour.server("sticky-server", &["--delay-ms", "0"])?;
     tour.client("sticky-client", &["--addr", &addr, "--pause-ms", "300"], "")?;
-    let stdout = tour.server_output(1, " world\n")?;
+    let stdout = tour.server_output(1, " world\n", 1, 1)?;
     check(
         stdout == "hello\n world\n",
         "sticky-server did not show `hello` and ` world` as two reads",
@@ -40,7 +41,7 @@ pub fn run(tour: &mut Tour) -> Result<(), String> {
         &["--addr", &addr, "--chunk-size", "1", "--pause-ms", "1"],
         "",
     )?;
-    let stdout = tour.server_output(2, " world\n")?;
+    let stdout = tour.server_output(2, " world\n", 1, 1)?;
     check(
         stdout == "hello\n world\n",
         "framed-server did not print the two framed messages",
@@ -56,7 +57,7 @@ pub fn run(tour: &mut Tour) -> Result<(), String> {
         out.status.success() && out.stdout == b">>: HELLO\n>>: >>: ABC\n>>: \n",
         "nonblocking-client did not print the upper-cased replies",
     )?;
-    tour.server_output(3, "raddr=")?;
+    tour.server_output(3, "raddr=", 1, 1)?;
 
     // 4: poll(2).
     let addr = tour.server("select-server", &[])?;
@@ -66,7 +67,7 @@ pub fn run(tour: &mut Tour) -> Result<(), String> {
         "select-client did not print b'HELLO WORLD' twice",
     )?;
     // Wait for the b'' of the client's close: the whole conversation, as on the page.
-    let stdout = tour.server_output(4, "b''\n")?;
+    let stdout = tour.server_output(4, "b''\n", 1, 1)?;
     check(
         stdout.starts_with("[<socket.socket family=") && stdout.contains("b'hello world'\n"),
         "select-server did not print the ready lists and the messages",

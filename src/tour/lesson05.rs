@@ -23,7 +23,8 @@ pub fn run(tour: &mut Tour) -> Result<(), String> {
         out.status.code() == Some(1),
         "short-client a 1e200 did not fail",
     )?;
-    let shown = tour.server_output(0, "The client closed the connection")?;
+    // Four connections (the last one dropped, and logged).
+    let shown = tour.server_output(0, "Connection from", 4, 2)?;
     check(
         shown.starts_with("Serving on ('127.0.0.1', "),
         "short-server did not print `Serving on`",
@@ -48,9 +49,11 @@ pub fn run(tour: &mut Tour) -> Result<(), String> {
         String::from_utf8_lossy(&out.stdout).contains("\n未知的指令\nFalse\n"),
         "long-client did not reject an unknown move",
     )?;
-    let shown = tour.server_output(1, "remot: ")?;
+    // Six rounds in all (five, then one before the unknown move), two clients logged.
+    let shown = tour.server_output(1, "send done\nwait\n", 6, 3)?;
     check(
-        shown.contains("set task\nwait\nrecv: 1\nremot: 2\nsend done\n"),
-        "long-server did not print its first round",
+        shown.contains("set task\nwait\nrecv: 1\nremot: 2\nsend done\n")
+            && shown.contains("\nrecv: 3\n"),
+        "long-server did not print its first round and the round of 布",
     )
 }

@@ -9,7 +9,22 @@ pub mod lesson05;
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
 
-use socket_lessons::{Server, binary};
+use armour::println;
+use armour::stdout_closed;
+use socket_lessons::{DEADLINE, Server, binary, wait_until};
+
+/// What a step of the tour returns once its stdout is closed: nobody reads any more, so
+/// the lesson stops there (and the tour ends, see main.rs).
+const STOPPED: &str = "stopped: stdout is closed";
+
+/// Err(STOPPED) once stdout is closed.
+fn still_read() -> Result<(), String> {
+    if stdout_closed() {
+        Err(STOPPED.to_string())
+    } else {
+        Ok(())
+    }
+}
 
 /// The servers one lesson started; dropping it stops them.
 #[derive(Default)]
@@ -20,6 +35,7 @@ pub struct Tour {
 impl Tour {
     /// Starts `package` on a free loopback port (plus `args`) and returns its address.
     pub fn server(&mut self, package: &str, args: &[&str]) -> Result<String, String> {
+        still_read()?;
         let server = Server::start(package, args)?;
         let mut shown = args.join(" ");
         if !args.iter().any(|a| a.starts_with("--addr")) {
@@ -34,6 +50,7 @@ impl Tour {
 
     /// Runs `package` with `args`, feeding it `stdin`, and prints what it printed.
     pub fn client(&mut self, package: &str, args: &[&str], stdin: &str) -> Result<Output, String> {
+        still_read()?;
         println!("\n$ {package} {}", args.join(" "));
         let mut child = Command::new(binary(package)?)
             .args(args)
@@ -61,15 +78,35 @@ impl Tour {
         Ok(output)
     }
 
-    /// Waits until server number `index` (in start order) printed `needle` on stdout,
-    /// then shows everything it printed so far.
-    pub fn server_output(&self, index: usize, needle: &str) -> Result<String, String> {
+    /// Waits until server number `index` (in start order) printed `needle` on stdout
+    /// `times` times and at least `log_lines` lines on stderr (its announcement
+    /// included), then shows everything it printed so far. Count what the lesson's LAST
+    /// client makes the server print: a needle that the first client already caused is
+    /// there at once, and the block would be cut short of the later clients' lines.
+    pub fn server_output(
+        &self,
+        index: usize,
+        needle: &str,
+        times: usize,
+        log_lines: usize,
+    ) -> Result<String, String> {
+        still_read()?;
         let server = self.servers.get(index).ok_or("no such server")?;
-        let result = server.wait_for_stdout(needle);
+        let printed_all = wait_until(DEADLINE, || {
+            server.stdout().matches(needle).count() >= times
+                && server.stderr().lines().count() >= log_lines
+        });
         println!("\n--- what the server printed so far");
         print_indented("stdout", &server.stdout());
         print_indented("stderr", &server.stderr());
-        result
+        if printed_all {
+            Ok(server.stdout())
+        } else {
+            Err(format!(
+                "the server did not print {needle:?} {times} times and {log_lines} lines on \
+                 stderr within {DEADLINE:?}"
+            ))
+        }
     }
 }
 

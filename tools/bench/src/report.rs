@@ -44,9 +44,23 @@ impl Spread {
         }
     }
 
-    /// A ratio with its range: `0.78x (0.75-0.80)`.
+    /// A ratio with its range: `0.78x (0.75-0.80)`; `1.00x (0.93-1.03: within the noise)`
+    /// when the range holds 1, that is when some runs went one way and some the other.
     pub fn ratio(&self) -> String {
-        format!("{:.2}x ({:.2}-{:.2})", self.median, self.min, self.max)
+        let noise = if self.within_noise_of(1.0) {
+            ": within the noise"
+        } else {
+            ""
+        };
+        format!(
+            "{:.2}x ({:.2}-{:.2}{noise})",
+            self.median, self.min, self.max
+        )
+    }
+
+    /// Whether `value` lies within the range of the runs (the difference from it is noise).
+    pub fn within_noise_of(&self, value: f64) -> bool {
+        self.min <= value && value <= self.max
     }
 }
 
@@ -237,6 +251,10 @@ mod tests {
         let sorted: Vec<u32> = (1..=100).collect();
         assert_eq!(percentile(&sorted, 50.0), Duration::from_nanos(50));
         assert_eq!(percentile(&sorted, 99.0), Duration::from_nanos(99));
+        assert_eq!(s.ratio(), "100.00x (90.00-110.00)");
+        let even = Spread::of(&[0.97, 1.0, 1.04]).unwrap();
+        assert_eq!(even.ratio(), "1.00x (0.97-1.04: within the noise)");
+        assert!(!Spread::of(&[1.01, 1.2]).unwrap().within_noise_of(1.0));
         assert_eq!(rate(21_345.0), "21.3k");
         assert_eq!(duration(Duration::from_micros(45)), "45 µs");
         assert_eq!(bar(50.0, 100.0), "#".repeat(12));

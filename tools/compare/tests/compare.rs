@@ -1,4 +1,4 @@
-//! `cargo run -- compare`, black box: ours in both slots is SAME everywhere; tiny Python
+//! `cargo compare` (the binary of this package), black box: ours in both slots is SAME everywhere; tiny Python
 //! fixtures written here (never the originals' code) give a DIFF, never exit, or bind a
 //! fixed port; the list of files; usage errors. Where python3 is missing, the fixture
 //! tests say so and check only what needs no Python.
@@ -13,6 +13,9 @@ use std::time::Duration;
 use assert_cmd::Command;
 use socket_lessons::{binary, marked_blocks, workspace_root};
 
+/// The compare program that cargo built for these tests.
+const COMPARE: &str = env!("CARGO_BIN_EXE_compare");
+
 /// Runs `compare ARGS`, then checks that it left no process behind: every process
 /// it starts inherits a marker in its environment, which Linux shows in /proc.
 fn compare(args: &[&str]) -> Output {
@@ -24,10 +27,9 @@ fn compare(args: &[&str]) -> Output {
     );
     // The programs this test binary already built: each compare would otherwise run
     // its own `cargo build`, and those wait on each other for cargo's lock.
-    let programs = binary("socket-lessons").unwrap();
+    let programs = binary("timestamp-server").unwrap();
     let bin_dir = programs.parent().unwrap();
-    let out = Command::new(&programs)
-        .arg("compare")
+    let out = Command::new(COMPARE)
         .args(args)
         .env(socket_lessons::BIN_DIR_VAR, bin_dir)
         .env("SOCKET_LESSONS_COMPARE_TEST", &marker)
@@ -209,8 +211,8 @@ fn usage_errors_exit_2() {
 fn without_python_every_python_row_is_skipped_and_says_why() {
     let fixtures = Fixtures::new("nopython");
     fixtures.write("pack.py", "print((199,))\n");
-    let out = Command::new(binary("socket-lessons").unwrap())
-        .args(["compare", "--originals", fixtures.path(), "04/pack"])
+    let out = Command::new(COMPARE)
+        .args(["--originals", fixtures.path(), "04/pack"])
         .env("COMPARE_PYTHON", "/no/such/python3")
         .timeout(Duration::from_secs(60))
         .output()

@@ -11,7 +11,7 @@ use std::time::Duration;
 use socket_lessons::{binary, closed_port_addr, wait_until};
 
 use super::normalise::{self, Rule};
-use super::run::{Captured, Proc, TempDir, settle};
+use super::run::{Captured, Proc, TempDir, complete_lines, settle};
 use super::scenarios::{self, Addr, End, Prog, Scenario, ServerSpec};
 use super::{Combo, Ctx, Who, python_exe, shim};
 
@@ -269,13 +269,6 @@ fn announced_port(stderr: &[u8], package: &str) -> Option<u16> {
     })
 }
 
-/// The lines of `text` that have their newline already; the last, unfinished one is left out.
-pub fn complete_lines(text: &str) -> impl Iterator<Item = &str> {
-    text.split_inclusive('\n')
-        .filter_map(|line| line.strip_suffix('\n'))
-        .map(|line| line.strip_suffix('\r').unwrap_or(line))
-}
-
 fn client_label(sc: &Scenario, i: usize) -> String {
     if sc.server.is_none() {
         "program".to_string()
@@ -372,7 +365,7 @@ pub fn transcript(sc: &Scenario, out: &RunOut) -> (String, BTreeSet<Rule>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::compare::scenarios::SCENARIOS;
+    use crate::scenarios::SCENARIOS;
 
     fn scenario(id: &str) -> &'static Scenario {
         SCENARIOS

@@ -16,6 +16,8 @@
 
 use std::path::Path;
 
+use super::run::complete_lines;
+
 pub const SITECUSTOMIZE: &str = r#"# Written by socket-lessons `compare` for one run, in a temporary folder; not an original.
 import os
 import socket
@@ -121,7 +123,7 @@ pub fn write(dir: &Path) -> Result<(), String> {
 pub fn reported(ports_file: &Path) -> Vec<(String, u16, u16)> {
     let text = std::fs::read_to_string(ports_file).unwrap_or_default();
     // Only whole lines: the shim may be half-way through writing one.
-    super::play::complete_lines(&text)
+    complete_lines(&text)
         .filter_map(|line| {
             let mut parts = line.split_whitespace();
             let kind = parts.next()?.to_string();
@@ -138,7 +140,7 @@ mod tests {
 
     #[test]
     fn reads_what_the_shim_reported() {
-        let dir = crate::compare::run::TempDir::new("shim-test").unwrap();
+        let dir = crate::run::TempDir::new("shim-test").unwrap();
         let file = dir.path().join("ports");
         assert!(reported(&file).is_empty());
         std::fs::write(&file, "udp 8888 40001\ntcp 8888 40001\ntcp 5000 4").unwrap(); // the last line is half-written (40042)

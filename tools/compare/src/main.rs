@@ -1,4 +1,6 @@
-//! `cargo run -- compare`: runs every scenario of the chosen lessons with the Python
+//! `cargo compare` (an alias of `cargo run --package compare --`, in .cargo/config.toml):
+//! the instructor's tool, a package of its own so that a student's `cargo run` never
+//! compiles it. It runs every scenario of the chosen lessons with the Python
 //! originals and with ours, in the four combinations (Python server + Python client,
 //! Python server + our client, our server + Python client, ours + ours), and compares
 //! each combination's normalised output with the first one that ran (normally Python +
@@ -9,6 +11,8 @@
 //! (the Python start-up shim), run.rs (one process, bounded), play.rs (one combination
 //! of a scenario, and its transcript), normalise.rs (the rules), known.rs (the known
 //! differences), diff.rs, report.rs, list.rs (`--list`).
+
+#![deny(clippy::unwrap_used)]
 
 mod diff;
 mod known;
@@ -37,9 +41,9 @@ use run::{Proc, TempDir};
 use scenarios::{LESSONS, Prog, SCENARIOS, Scenario};
 
 const HELP: &str = "\
-usage: cargo run -- compare --originals DIR [--keep DIR] [--step-timeout-ms MS] [LESSON...]
-       cargo run -- compare --self-test [LESSON...]
-       cargo run -- compare --list
+usage: cargo compare --originals DIR [--keep DIR] [--step-timeout-ms MS] [LESSON...]
+       cargo compare --self-test [LESSON...]
+       cargo compare --list
 
 Runs every scenario of each lesson with the Python originals in DIR and with ours, in
 four combinations: Python server + Python client (the reference), Python server + our
@@ -69,13 +73,13 @@ announcements and one-line errors there.
   -h, --help          this text
 ";
 
-/// Runs the `compare` subcommand with the arguments after `compare`.
-pub fn main(args: &[String]) -> ExitCode {
-    let options = match Options::parse(args) {
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let options = match Options::parse(&args) {
         Ok(Some(options)) => options,
         Ok(None) => return ExitCode::SUCCESS,
         Err(why) => {
-            eprintln!("compare: {why}\n(run `cargo run -- compare --help` for the usage)");
+            eprintln!("compare: {why}\n(run `cargo compare --help` for the usage)");
             return ExitCode::from(2);
         }
     };
@@ -178,9 +182,7 @@ fn select(selection: &[String]) -> Result<Vec<&'static Scenario>, String> {
                     || l.name == lesson_arg
                     || format!("{}-{}", l.id, l.name) == lesson_arg
             })
-            .ok_or_else(|| {
-                format!("no lesson {lesson_arg:?} (see `cargo run -- compare --list`)")
-            })?;
+            .ok_or_else(|| format!("no lesson {lesson_arg:?} (see `cargo compare --list`)"))?;
         let before = chosen.len();
         for sc in SCENARIOS.iter().filter(|s| s.lesson == lesson.id) {
             if scenario.is_none_or(|name| name == sc.name)
@@ -349,7 +351,7 @@ fn run_all(options: &Options) -> Result<bool, String> {
     });
     // The first call builds every lesson program (cargo build), once: a first run
     // compiles for a while, so say so.
-    eprintln!("compare: building our programs (cargo build --workspace --bins)");
+    eprintln!("compare: building our programs (cargo build, every lesson program)");
     binary("timestamp-server").map_err(|why| format!("cannot build our programs: {why}"))?;
     let total: usize = options.chosen.iter().map(|sc| Combo::all(sc).len()).sum();
     eprintln!(

@@ -27,15 +27,15 @@ impl Running {
     /// Starts `program ARGS... --addr 127.0.0.1:0` and waits for its
     /// `<name>: listening on ADDR` line on stderr.
     pub fn start(program: &Path, args: &[&str], name: &str) -> Result<Running, String> {
-        let mut child = Command::new(program)
+        let mut command = Command::new(program);
+        command
             .args(args)
             .args(["--addr", "127.0.0.1:0"])
             .stdin(Stdio::null())
             // The null device: see the preamble the bench prints, and why it is fair.
             .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .map_err(|e| format!("cannot start {name}: {e}"))?;
+            .stderr(Stdio::piped());
+        let mut child = spawn(&mut command).map_err(|e| format!("cannot start {name}: {e}"))?;
         let stderr = Arc::new(Mutex::new(Vec::new()));
         let (announced, announcement) = mpsc::channel();
         if let Some(pipe) = child.stderr.take() {
@@ -100,6 +100,23 @@ impl Drop for Running {
         // kill() sends SIGKILL to this child's PID (TerminateProcess on Windows).
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// Starts `command`, trying again twice, 100 ms apart, if the system could not start it.
+/// Wine 8.0 (the Windows check) now and then fails to start a process ("Internal error",
+/// OS error 1359), more often on a loaded machine; a measurement is not lost for that.
+/// A program that starts and then fails is not tried again: `start` reports what it said.
+fn spawn(command: &mut Command) -> std::io::Result<Child> {
+    let mut tries = 1;
+    loop {
+        match command.spawn() {
+            Err(_) if tries < 3 => {
+                tries += 1;
+                thread::sleep(Duration::from_millis(100));
+            }
+            result => return result,
+        }
     }
 }
 

@@ -1,7 +1,7 @@
 //! The baseline of lesson 04's table: the plainest server there is, one blocking thread
 //! per connection, printing nothing. It is not a lesson program: the bench starts itself
-//! with a hidden argument (`bench --serve-thread-per-connection`) to run it, so that it is
-//! a process of its own whose CPU time, threads and memory are measured like the others'.
+//! (its own executable, whether `cargo bench` or the test started it) with a hidden
+//! argument (`--serve-thread-per-connection`) to run it, so that it is a process of its own whose CPU time, threads and memory are measured like the others'.
 //! It answers like nonblocking-server and select-server: the bytes it reads, upper-cased.
 
 use std::io::{ErrorKind, Read, Write};
@@ -20,13 +20,13 @@ pub const NAME: &str = "thread-per-connection";
 /// gives up: a bench client is never silent that long while it is measured.
 const IDLE: Duration = Duration::from_secs(30);
 
-/// `bench --serve-thread-per-connection [--addr HOST:PORT]`
+/// `<the bench> --serve-thread-per-connection [--addr HOST:PORT]`
 pub fn serve(args: &[String]) -> ExitCode {
     let addr = match args {
         [] => "127.0.0.1:0",
         [flag, addr] if flag == "--addr" => addr.as_str(),
         _ => {
-            eprintln!("{NAME}: usage: bench {FLAG} [--addr HOST:PORT]");
+            eprintln!("{NAME}: usage: the bench's own executable {FLAG} [--addr HOST:PORT]");
             return ExitCode::from(2);
         }
     };

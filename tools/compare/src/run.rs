@@ -11,6 +11,13 @@ use std::time::{Duration, Instant};
 
 use socket_lessons::wait_until;
 
+/// The lines of `text` that have their newline already; the last, unfinished one is left out.
+pub fn complete_lines(text: &str) -> impl Iterator<Item = &str> {
+    text.split_inclusive('\n')
+        .filter_map(|line| line.strip_suffix('\n'))
+        .map(|line| line.strip_suffix('\r').unwrap_or(line))
+}
+
 /// At most this much of one stream is kept (a spinning original can print megabytes).
 const KEEP: usize = 1 << 20;
 

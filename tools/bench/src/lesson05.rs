@@ -6,8 +6,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use super::Settings;
-use super::build::Programs;
 use super::load::{self, Exchange, Plan};
+use super::programs::Programs;
 use super::report::{self, Spread, Table};
 use super::server::Running;
 
@@ -116,7 +116,9 @@ pub fn run(programs: &Programs, settings: &Settings) -> Result<(), String> {
     }
     report::say(
         "What this shows: what a connection's set-up and tear-down cost here, against the request \
-         itself. With one client the two programs take turns: each request waits for the other \
+         itself. p50 is what one client waited for one answer, and server CPU/request what the \
+         server spent on one; requests/s is the whole machine's, so with 10 clients 1 / requests/s \
+         is not the time of any one request. With one client the two programs take turns: each request waits for the other \
          side to be woken up, which on an otherwise idle machine can take longer than the work; \
          with ten clients the cores stay busy and the rate shows the work, where the extra \
          connections cost most. What it does not: loopback has no network delay; across a network \
@@ -128,12 +130,15 @@ pub fn run(programs: &Programs, settings: &Settings) -> Result<(), String> {
     Ok(())
 }
 
-/// The sentences for one number of clients: the cost of a connection, and the ratio.
+/// The sentences for one number of clients: what a connection adds to each request,
+/// as a client waits for it and as the server's CPU spends it, and the ratio of the rates.
 fn print_findings(row: &Rows) {
-    // Per run: what the connection added (short minus long), and long / short.
+    // Per run (short and long take turns): short minus long, and long / short.
     let pairs: Vec<(&Run, &Run)> = row.short.iter().zip(&row.long).collect();
-    // 1 / rate: the time per request: one client's wait, or the machine's time for each.
-    let added = spread_of(&pairs, |(s, l)| 1.0 / s.rate - 1.0 / l.rate);
+    // The p50 column: how long one client waited for one answer. (Not 1 / requests/s:
+    // with several clients that is the whole machine's time per request, shared by
+    // clients that wait at the same time, and shorter than any one request.)
+    let waited = spread_of(&pairs, |(s, l)| s.p50.as_secs_f64() - l.p50.as_secs_f64());
     let ratio = spread_of(&pairs, |(s, l)| l.rate / s.rate);
     let cpu_added = pairs
         .iter()
@@ -142,8 +147,8 @@ fn print_findings(row: &Rows) {
         .and_then(|v| Spread::of(&v));
     let server_cpu = match cpu_added {
         Some(cpu) => format!(
-            " and short-server {} of CPU time",
-            report::duration(Duration::from_secs_f64(cpu.median.max(0.0)))
+            " and cost short-server {} more CPU time (server CPU/request, short minus long)",
+            signed(cpu)
         ),
         None => String::new(),
     };
@@ -154,14 +159,30 @@ fn print_findings(row: &Rows) {
     report::say(
         &format!(
             "With {clients}: a connection's set-up and tear-down (connect, a server thread, close) \
-             added about {} per request (1 / requests/s, short minus long){server_cpu}; one long \
+             made each request wait {} longer (p50, short minus long){server_cpu}; one long \
              connection per client serves {} as many requests per second as short ones (per run: \
              median (lowest-highest)).",
-            report::duration(Duration::from_secs_f64(added.median.max(0.0))),
+            signed(waited),
             ratio.ratio()
         ),
         "  ",
     );
+}
+
+/// A difference of times, short minus long, as the median of the runs: `about 46 µs`;
+/// `about 3 µs (within the noise)` when some runs went the other way.
+fn signed(diff: Spread) -> String {
+    let size = report::duration(Duration::from_secs_f64(diff.median.abs()));
+    let about = if diff.median < 0.0 {
+        format!("about -{size}")
+    } else {
+        format!("about {size}")
+    };
+    if diff.within_noise_of(0.0) {
+        format!("{about} (within the noise)")
+    } else {
+        about
+    }
 }
 
 fn measure(program: &Path, clients: usize, fresh: bool, window: Duration) -> Result<Run, String> {

@@ -5,13 +5,12 @@
 //! of select-server.
 
 use std::path::PathBuf;
-use std::process::Command;
 use std::time::Duration;
 
 use super::Settings;
 use super::baseline;
-use super::build::Programs;
 use super::load::{self, Exchange, Plan};
+use super::programs::Programs;
 use super::report::{self, Spread, Table};
 use super::server::{self, Running};
 
@@ -92,7 +91,6 @@ struct Point {
 pub fn run(programs: &Programs, settings: &Settings) -> Result<(), String> {
     let counts = settings.clients04;
     let fd_limit = server::open_file_limit();
-    let quiet = quiet_option(programs)?;
     let mut points: Vec<Vec<Point>> = counts
         .iter()
         .map(|_| CONTENDERS.iter().map(|_| Point::default()).collect())
@@ -115,13 +113,6 @@ pub fn run(programs: &Programs, settings: &Settings) -> Result<(), String> {
                 if point.note.is_some() {
                     continue;
                 }
-                if si == SELECT_QUIET && !quiet {
-                    point.note = Some(
-                        "not available: this select-server has no --quiet (`select-server --help`)"
-                            .to_string(),
-                    );
-                    continue;
-                }
                 if let Some(limit) = fd_limit.filter(|&l| l < clients as u64 + SPARE_FILES) {
                     point.note = Some(format!(
                         "skipped: needs {} open files, the limit is {limit} (`ulimit -n 4096` raises it)",
@@ -140,7 +131,7 @@ pub fn run(programs: &Programs, settings: &Settings) -> Result<(), String> {
     }
     eprintln!();
     print_table(settings, &points);
-    print_findings(settings, &points, quiet);
+    print_findings(settings, &points);
     Ok(())
 }
 
@@ -164,21 +155,12 @@ fn plan(settings: &Settings, clients: usize) -> Plan {
     }
 }
 
-/// Whether select-server has `--quiet` (printing off): its help says so.
-fn quiet_option(programs: &Programs) -> Result<bool, String> {
-    let help = Command::new(programs.path("select-server")?)
-        .arg("--help")
-        .output()
-        .map_err(|e| format!("cannot run select-server --help: {e}"))?;
-    Ok(String::from_utf8_lossy(&help.stdout).contains("--quiet"))
-}
-
 fn measure(programs: &Programs, contender: &Contender, plan: &Plan) -> Result<Run, String> {
     let (program, mut args): (PathBuf, Vec<&str>) = match contender.package {
         Some(package) => (programs.path(package)?, Vec::new()),
         None => (
             std::env::current_exe().map_err(|e| format!("where am I? {e}"))?,
-            vec!["bench", baseline::FLAG],
+            vec![baseline::FLAG],
         ),
     };
     args.extend(contender.args);
@@ -298,7 +280,7 @@ fn print_table(settings: &Settings, points: &[Vec<Point>]) {
 }
 
 /// What the table says, in sentences: issue 13's ratios, then what to look at.
-fn print_findings(settings: &Settings, points: &[Vec<Point>], quiet: bool) {
+fn print_findings(settings: &Settings, points: &[Vec<Point>]) {
     let counts = settings.clients04;
     println!();
     if let Some(ci) = counts.iter().position(|&c| c == settings.issue_clients) {
@@ -312,7 +294,6 @@ fn print_findings(settings: &Settings, points: &[Vec<Point>], quiet: bool) {
         });
         let quiet_ratio = match vs_quiet {
             Some(s) => format!("{}{quiet_cpu}", s.ratio()),
-            None if !quiet => "not available (this select-server has no --quiet)".into(),
             None => "not measured".into(),
         };
         report::say(
@@ -367,9 +348,19 @@ fn print_findings(settings: &Settings, points: &[Vec<Point>], quiet: bool) {
         };
         if let (Some(t), Some(s)) = (show(&points[ci][THREADS]), show(&points[ci][SELECT])) {
             let plural = if counts[ci] == 1 { "" } else { "s" };
+            // Who answered more there, run by run: only a range that leaves out 1 says so.
+            // (At the ratios' point that is said above already.)
+            let faster = ratio(&points[ci][SELECT], &points[ci][THREADS])
+                .filter(|_| counts[ci] != settings.issue_clients)
+                .map_or(String::new(), |r| {
+                    format!(
+                        "; in round trips/s, select-server / thread-per-connection = {} (per run)",
+                        r.ratio()
+                    )
+                });
             report::say(
                 &format!(
-                    "At {} client{plural}, thread-per-connection ran {t}; select-server {s}.",
+                    "At {} client{plural}, thread-per-connection ran {t}; select-server {s}{faster}.",
                     counts[ci]
                 ),
                 "  ",
@@ -418,7 +409,8 @@ fn print_findings(settings: &Settings, points: &[Vec<Point>], quiet: bool) {
              nonblocking-server's 10 ms nap saves CPU but makes a lone client wait. What it does not: \
              this is loopback on one machine whose {cores} cores the clients share with the server (a \
              server that needs less CPU leaves more to the clients); tiny messages, one request in \
-             flight per client; differences within the ± are noise."
+             flight per client; differences within the ± are noise, and a ratio whose range of runs \
+             holds 1 says so (within the noise)."
         ),
         "",
     );
