@@ -1,4 +1,5 @@
-//! Lesson 01: one timestamp request, and one wrong command.
+//! Lesson 01: one timestamp request, one wrong command, and one request through
+//! wire-tap, which shows the bytes on the wire and who closes first.
 
 use super::{Tour, check};
 
@@ -21,5 +22,19 @@ pub fn run(tour: &mut Tour) -> Result<(), String> {
     )?;
     // The third prompt: the server is done with the second client.
     tour.server_output(0, "now waiting for client connect", 3, 2)?;
+
+    // The same request through the tap: the command, the time, and the server's FIN first.
+    let tap = tour.server("wire-tap", &["--to", &addr, "--no-times"])?;
+    tour.client("timestamp-client", &["--addr", &tap], "")?;
+    let wire = tour.server_output(1, "gone", 1, 1)?;
+    check(
+        wire.contains("#1 c->s 9 bytes b'timetampe'\n")
+            && wire.contains("#1 s->c 24 bytes b'")
+            && matches!(
+                (wire.find("#1 s->c FIN"), wire.find("#1 c->s FIN")),
+                (Some(server), Some(client)) if server < client
+            ),
+        "wire-tap did not show the command, the time and the server closing first",
+    )?;
     Ok(())
 }
