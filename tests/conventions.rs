@@ -60,10 +60,21 @@ fn every_program_answers_help_and_rejects_unknown_options() {
             text.starts_with(&format!("usage: {name}")),
             "{name} --help does not start with `usage: {name}`:\n{text}"
         );
+        assert!(
+            text.ends_with('\n') && !text.ends_with("\n\n"),
+            "{name} --help does not end with exactly one newline"
+        );
 
         if TAKES_ANY_ARGUMENT.contains(&name.as_str()) {
             continue;
         }
+        let short = Command::new(binary(&name).unwrap())
+            .arg("-h")
+            .timeout(std::time::Duration::from_secs(20))
+            .output()
+            .unwrap();
+        assert!(short.status.success(), "{name} -h failed");
+        assert_eq!(short.stdout, help.stdout, "{name}: -h differs from --help");
         let bad = Command::new(binary(&name).unwrap())
             .arg("--no-such-option")
             .timeout(std::time::Duration::from_secs(20))
