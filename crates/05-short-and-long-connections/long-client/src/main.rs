@@ -76,28 +76,22 @@ impl LongClient {
 
         // The result is exactly one byte: one read of one byte is one whole message.
         let mut result = [0u8; 1];
+        let timeout = self.timeout;
         match self.stream.read(&mut result) {
             Ok(0) => return Err(NO_RESULT.into()),
-            Ok(_) => {}
+            Ok(_) => println!("read done"),
             Err(e) if armour::is_timeout(&e) => {
-                return Err(format!(
-                    "no result from the server within {:?}",
-                    self.timeout
-                ));
+                return Err(format!("no result from the server within {timeout:?}"));
             }
             Err(e) => return Err(lost(&e)),
         }
-        println!("read done");
-        HANDLERS
-            .iter()
-            .find(|(byte, _)| *byte == result[0])
-            .map(|&(_, word)| word)
-            .ok_or_else(|| {
-                format!(
-                    "the server sent {}, which is not a result (x, y or z)",
-                    bytes_repr(&result)
-                )
-            })
+        let Some(&(_, word)) = HANDLERS.iter().find(|(byte, _)| *byte == result[0]) else {
+            let shown = bytes_repr(&result);
+            return Err(format!(
+                "the server sent {shown}, which is not a result (x, y or z)"
+            ));
+        };
+        Ok(word)
     }
 }
 
@@ -106,11 +100,9 @@ const NO_RESULT: &str = "the server closed the connection without a result";
 /// A failed write or read, in one line. A server that has closed its socket answers
 /// with a reset, so writing or reading fails instead of reading 0 bytes.
 fn lost(e: &io::Error) -> String {
+    use io::ErrorKind::*;
     match e.kind() {
-        io::ErrorKind::ConnectionReset
-        | io::ErrorKind::ConnectionAborted
-        | io::ErrorKind::BrokenPipe
-        | io::ErrorKind::NotConnected => NO_RESULT.to_string(),
+        ConnectionReset | ConnectionAborted | BrokenPipe | NotConnected => NO_RESULT.to_string(),
         _ => format!("the connection failed: {}", lesson_cli::reason(e)),
     }
 }

@@ -8,7 +8,7 @@
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::thread;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, UNIX_EPOCH};
 
 use armour::{AcceptBackoff, Deadline, println};
 use lesson_cli::{Args, reason};
@@ -31,15 +31,10 @@ fn main() {
     let addr = args.addr("127.0.0.1:5000");
     let seed: Option<u64> = args.value("--seed");
     args.finish();
-    if let Err(e) = start_server(&addr, seed) {
-        args.fail(format_args!("cannot listen on {addr}: {}", reason(&e)));
-    }
-}
-
-fn start_server(addr: &str, seed: Option<u64>) -> io::Result<()> {
     // loop.create_server: create the listening socket, bind it and listen.
-    let server = TcpListener::bind(addr)?;
-    let local = server.local_addr()?;
+    let server = TcpListener::bind(&addr).and_then(|s| Ok((s.local_addr()?, s)));
+    let failed = |e: io::Error| format!("cannot listen on {addr}: {}", reason(&e));
+    let (local, server) = server.unwrap_or_else(|e| args.fail(failed(e)));
     armour::listening(local);
     println!("Serving on {}", addr_repr(local));
 
@@ -71,22 +66,27 @@ fn start_server(addr: &str, seed: Option<u64>) -> io::Result<()> {
 /// The task of one connection: round after round, read the client's 1-byte move, pick
 /// ours, send the result. It ends when the client leaves or breaks the protocol.
 fn hander(mut stream: TcpStream, peer: SocketAddr, mut random: Random) {
-    let mut rounds = 0;
+    let (mut rounds, mut frame) = (0, [0u8; 1]);
     let end = loop {
         println!("wait");
         // No read timeout: waiting for the next move as long as the client likes is what
-        // a long connection is for. Only a write has a limit.
-        let frame = match read_frame(&mut stream) {
-            Ok(Some(frame)) => frame,
-            Ok(None) => {
+        // a long connection is for. Only a write has a limit. A frame is exactly one
+        // byte, so reading one byte reads one whole message: the stream's message
+        // boundaries are fixed by the protocol (帧, frames). Line ends are not frames:
+        // telnet and nc send one after every move typed, and they are skipped.
+        let mut read = stream.read(&mut frame);
+        while matches!(read, Ok(1)) && b"\r\n".contains(&frame[0]) {
+            read = stream.read(&mut frame);
+        }
+        let data = match (read, frame[0]) {
+            // read returns 0 once the client has closed its side.
+            (Ok(0), _) => {
                 let plural = if rounds == 1 { "" } else { "s" };
                 break format!("the client left after {rounds} round{plural}");
             }
-            Err(e) => break format!("connection lost: {}", reason(&e)),
-        };
-        let data = match frame[0] {
-            b'1'..=b'3' => frame[0] - b'0',
-            _ => {
+            (Err(e), _) => break format!("connection lost: {}", reason(&e)),
+            (Ok(_), b'1'..=b'3') => frame[0] - b'0',
+            (Ok(_), _) => {
                 break format!(
                     "sent {}, which is not a move (1 scissors, 2 rock, 3 paper); \
                      closing the connection",
@@ -99,35 +99,19 @@ fn hander(mut stream: TcpStream, peer: SocketAddr, mut random: Random) {
         println!("remot: {remote}");
         // _stream_writer.write: the result, within WRITE_TIMEOUT.
         let mut client = Deadline::after(WRITE_TIMEOUT).on(&stream);
-        if let Err(e) = client.write_all(&[calcul(data, remote)]) {
-            if armour::is_timeout(&e) {
+        match client.write_all(&[calcul(data, remote)]) {
+            Ok(()) => println!("send done"),
+            Err(e) if armour::is_timeout(&e) => {
                 break format!(
                     "did not take its result within {WRITE_TIMEOUT:?}; closing the connection"
                 );
             }
-            break format!("cannot send the result: {}", reason(&e));
+            Err(e) => break format!("cannot send the result: {}", reason(&e)),
         }
-        println!("send done");
         rounds += 1;
     };
     eprintln!("long-server: {peer}: {end}");
     // The socket closes when `stream` is dropped, here.
-}
-
-/// Reads the next frame: `None` once the client has closed its side (read returns 0).
-/// A frame is exactly one byte, so reading one byte reads one whole message: the
-/// stream's message boundaries are fixed by the protocol (帧, frames). Line ends are
-/// not frames: telnet and nc send one after every move typed, and they are skipped.
-fn read_frame(stream: &mut TcpStream) -> io::Result<Option<[u8; 1]>> {
-    let mut frame = [0u8; 1];
-    loop {
-        if stream.read(&mut frame)? == 0 {
-            return Ok(None);
-        }
-        if frame[0] != b'\r' && frame[0] != b'\n' {
-            return Ok(Some(frame));
-        }
-    }
 }
 
 /// _calcul: the result of one round, from the client's side: x draw, y win, z lose.
@@ -160,18 +144,15 @@ impl Random {
 
     /// random.choice: one of `options`, each as likely as the others.
     fn choice(&mut self, options: &[u8]) -> u8 {
-        let len = options.len() as u64;
-        // Multiply-and-shift maps the 64 random bits onto 0..len.
-        let index = ((u128::from(self.next()) * u128::from(len)) >> 64) as usize;
+        // Multiply-and-shift maps the 64 random bits onto 0..options.len().
+        let index = ((u128::from(self.next()) * options.len() as u128) >> 64) as usize;
         options.get(index).copied().unwrap_or_default()
     }
 }
 
 /// A seed from the clock, different for every connection.
 fn clock_seed(connection: u64) -> u64 {
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos() as u64);
+    let nanos = UNIX_EPOCH.elapsed().map_or(0, |d| d.as_nanos() as u64);
     nanos ^ connection.wrapping_mul(0xD6E8_FEB8_6659_FD93)
 }
 

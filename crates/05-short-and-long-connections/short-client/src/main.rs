@@ -32,25 +32,18 @@ fn main() {
     for (query, number) in &requests {
         match request(&addr, query, number, timeout) {
             Ok(result) => println!("{}", float_repr(result)),
-            Err(Failure::Connect(e)) => {
-                args.fail(lesson_cli::connect_failed(&addr, "short-server", &e))
-            }
-            Err(Failure::Exchange(why)) => args.fail(why),
+            Err(why) => args.fail(why),
         }
     }
 }
 
-enum Failure {
-    Connect(io::Error),
-    Exchange(String),
-}
-
 /// One short connection: connect, send `query` + `number`, read the reply, close.
 /// Client.square / cube / four_square of the original, with the letter as an argument.
-fn request(addr: &str, query: &str, number: &str, timeout: Duration) -> Result<f64, Failure> {
+fn request(addr: &str, query: &str, number: &str, timeout: Duration) -> Result<f64, String> {
     // create_connection: the three-way handshake, then connection_made.
-    let mut transport = TcpStream::connect(addr).map_err(Failure::Connect)?;
-    let exchange = |e: io::Error| Failure::Exchange(explain(&e, addr, timeout));
+    let mut transport = TcpStream::connect(addr)
+        .map_err(|e| lesson_cli::connect_failed(addr, "short-server", &e))?;
+    let exchange = |e: io::Error| explain(&e, addr, timeout);
     let peername = transport.peer_addr().map_err(exchange)?;
     println!("Connection to {}", addr_repr(peername));
 
@@ -72,20 +65,18 @@ fn request(addr: &str, query: &str, number: &str, timeout: Duration) -> Result<f
         .take(MAX_REPLY)
         .read_to_end(&mut data)
         .map_err(exchange)?;
-    decoder(&data).map_err(Failure::Exchange)
+    decoder(&data)
     // transport.close(): the socket closes when `transport` is dropped, here.
 }
 
 /// What went wrong after the connection was made, in one line.
 fn explain(e: &io::Error, addr: &str, timeout: Duration) -> String {
+    use io::ErrorKind::*;
     match e.kind() {
         _ if armour::is_timeout(e) => format!("no reply from {addr} within {timeout:?}"),
         // A server that closes before reading our request resets the connection; then
         // writing, shutting down or reading fails instead of reading 0 bytes.
-        io::ErrorKind::ConnectionReset
-        | io::ErrorKind::ConnectionAborted
-        | io::ErrorKind::BrokenPipe
-        | io::ErrorKind::NotConnected => NO_REPLY.to_string(),
+        ConnectionReset | ConnectionAborted | BrokenPipe | NotConnected => NO_REPLY.to_string(),
         _ => format!("no reply from {addr}: {}", lesson_cli::reason(e)),
     }
 }
@@ -99,18 +90,13 @@ fn encoder(query: &str, num: &str) -> String {
 
 /// _decoder: a reply is `d` and a number, such as `d4.0`.
 fn decoder(data: &[u8]) -> Result<f64, String> {
-    if data.is_empty() {
-        return Err(NO_REPLY.to_string());
+    let shown = bytes_repr(data);
+    let message = std::str::from_utf8(data).unwrap_or_default();
+    match message.strip_prefix('d').map(parse_float) {
+        Some(Ok(result)) => Ok(result),
+        _ if data.is_empty() => Err(NO_REPLY.to_string()),
+        _ => Err(format!("the server's reply {shown} is not d and a number")),
     }
-    let bad = || {
-        format!(
-            "the server's reply {} is not d and a number",
-            bytes_repr(data)
-        )
-    };
-    let message = std::str::from_utf8(data).map_err(|_| bad())?;
-    let number = message.strip_prefix('d').ok_or_else(bad)?;
-    parse_float(number).map_err(|_| bad())
 }
 
 #[cfg(test)]

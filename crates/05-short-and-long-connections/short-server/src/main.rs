@@ -40,15 +40,10 @@ fn main() {
     let addr = args.addr("127.0.0.1:5000");
     let timeout = args.timeout("--timeout-ms", 10_000);
     args.finish();
-    if let Err(e) = start_server(&addr, timeout) {
-        args.fail(format_args!("cannot listen on {addr}: {}", reason(&e)));
-    }
-}
-
-fn start_server(addr: &str, timeout: Duration) -> io::Result<()> {
     // loop.create_server: create the listening socket, bind it and listen.
-    let server = TcpListener::bind(addr)?;
-    let local = server.local_addr()?;
+    let server = TcpListener::bind(&addr).and_then(|s| Ok((s.local_addr()?, s)));
+    let failed = |e: io::Error| format!("cannot listen on {addr}: {}", reason(&e));
+    let (local, server) = server.unwrap_or_else(|e| args.fail(failed(e)));
     armour::listening(local);
     println!("Serving on {}", addr_repr(local));
 
@@ -100,7 +95,7 @@ fn data_received(transport: &TcpStream, timeout: Duration) -> Result<Option<Stri
         // Read at most what still fits in a request, so `data` never exceeds the limit.
         let room = MAX_REQUEST - data.len();
         let n = client.read(&mut buf[..room]);
-        let n = n.map_err(|e| read_failed(&e, &data, answered, timeout))?;
+        let n = n.map_err(|e| armour::why_dropped(&e, too_slow(&data, answered, timeout)))?;
         if n == 0 {
             // read returns 0 once the client has closed (or half-closed) its side. What
             // was wrong, if anything? The end of the stream also ends a request: judge
@@ -120,37 +115,33 @@ fn data_received(transport: &TcpStream, timeout: Duration) -> Result<Option<Stri
         // The original takes whatever one read returned as the whole request. A stream
         // has no message boundaries, so we keep reading until the bytes so far are a
         // letter and a complete number (or the client closes).
-        match decoder(&data, false)? {
-            Some(result) => {
-                // transport.write: the whole reply, within a time limit of its own.
-                let mut reply = Deadline::after(timeout).on(transport);
-                let sent = reply.write_all(&encoder("d", result));
-                sent.map_err(|e| match armour::is_timeout(&e) {
-                    true => format!("did not take its reply within {timeout:?}"),
-                    false => format!("write failed: {}", reason(&e)),
-                })?;
-                data.clear();
-                answered += 1;
-                // The next request has its own time limit.
-                client = Deadline::after(timeout).on(transport);
-            }
-            None if data.len() == MAX_REQUEST => {
+        let Some(result) = decoder(&data, false)? else {
+            if data.len() == MAX_REQUEST {
                 return Err(format!("sent {MAX_REQUEST} bytes that are not a request"));
             }
-            None => {}
-        }
+            continue;
+        };
+        // transport.write: the whole reply, within a time limit of its own.
+        let mut reply = Deadline::after(timeout).on(transport);
+        let sent = reply.write_all(&encoder("d", result));
+        sent.map_err(|e| match armour::is_timeout(&e) {
+            true => format!("did not take its reply within {timeout:?}"),
+            false => format!("write failed: {}", reason(&e)),
+        })?;
+        data.clear();
+        answered += 1;
+        // The next request has its own time limit.
+        client = Deadline::after(timeout).on(transport);
     }
 }
 
-/// Why a read failed, in words: the time limit ran out (where in the conversation), or
-/// the error.
-fn read_failed(e: &io::Error, data: &[u8], answered: u32, timeout: Duration) -> String {
+/// What a client did not do within the time limit, by where in the conversation it was.
+fn too_slow(data: &[u8], answered: u32, timeout: Duration) -> String {
     let plural = if answered == 1 { "" } else { "s" };
-    match (armour::is_timeout(e), data) {
-        (false, _) => format!("read failed: {}", reason(e)),
-        (true, [_, ..]) => format!("sent only {} within {timeout:?}", bytes_repr(data)),
-        (true, []) if answered == 0 => format!("sent no request within {timeout:?}"),
-        (true, []) => {
+    match (data, answered) {
+        ([_, ..], _) => format!("sent only {} within {timeout:?}", bytes_repr(data)),
+        ([], 0) => format!("sent no request within {timeout:?}"),
+        ([], _) => {
             format!("answered {answered} request{plural}, then no new one came within {timeout:?}")
         }
     }
