@@ -98,7 +98,6 @@ fn program_dir(package: &str) -> std::path::PathBuf {
 }
 
 #[test]
-#[ignore = "issue 17's rework is landing program by program; run with --ignored"]
 fn every_program_is_within_its_budget() {
     let mut table = String::new();
     let mut over = Vec::new();
