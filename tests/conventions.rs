@@ -200,3 +200,23 @@ fn the_armour_lives_in_one_crate() {
         copies.join("\n")
     );
 }
+
+/// A client whose stdout fails for another reason than a closed pipe (a full disk:
+/// Linux's /dev/full) says so and exits 1: only a closed pipe ends a program quietly.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_print_that_fails_otherwise_is_an_error() {
+    let full = fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .unwrap();
+    let out = std::process::Command::new(binary("pack-demo").unwrap())
+        .stdout(full)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "pack-demo: cannot print: No space left on device\n"
+    );
+}
