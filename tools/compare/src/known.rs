@@ -1,10 +1,12 @@
 //! The known differences: every deliberate difference that a lesson page lists in its
 //! "Differences from the Python original" section has an id here, and says how compare
 //! treats it:
-//! - `Shows::Text`: it shows in the named scenarios. A row is KNOWN when the reference's
-//!   normalised text, with the `from` -> `to` replacements of the differences that apply,
-//!   is exactly the row's text. A difference applies when its slot (server or client)
-//!   runs ours in the row and the original in the reference.
+//! - `Shows::Text`: it shows in the named scenarios' stdout. A row is KNOWN when the
+//!   reference's normalised text, with the `from` -> `to` replacements of the differences
+//!   that apply, is exactly the row's text. A difference applies when its slot (server or
+//!   client) runs ours in the row and the original in the reference. Each `from` is the
+//!   whole line (or lines) that differ, so an entry explains that difference and no other.
+//! - `Shows::Wire`: the same, in the summary of the wire (see wire.rs).
 //! - `Shows::Rule`: a normalising rule erases it (the row says SAME after normalising).
 //! - `Shows::Unseen`: it cannot show in compare's scenarios (and why).
 //!
@@ -13,6 +15,7 @@
 //! tests check that every entry names a bullet of its page, and every bullet has an entry.
 
 use super::normalise::Rule;
+use super::wire;
 
 /// Which side of a scenario must be ours for a difference to show.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -34,6 +37,16 @@ pub enum Shows {
         ours: Slot,
         from: &'static str,
         to: &'static str,
+        /// Only where the wire tap passed what the client sent to the server in more
+        /// than one write: a race of the original needs the bytes to arrive apart.
+        split_only: bool,
+    },
+    /// In the scenarios' wire summaries, each `from` line in the reference's becomes its
+    /// `to` where ours plays `ours` (the entry explains a row when one of them applies).
+    Wire {
+        scenarios: &'static [&'static str],
+        ours: Slot,
+        changes: &'static [(&'static str, &'static str)],
     },
     /// A normalising rule erases it.
     Rule(Rule),
@@ -57,7 +70,7 @@ impl Known {
     #[cfg(test)]
     pub fn scenarios(&self) -> &'static [&'static str] {
         match self.shows {
-            Shows::Text { scenarios, .. } => scenarios,
+            Shows::Text { scenarios, .. } | Shows::Wire { scenarios, .. } => scenarios,
             _ => &[],
         }
     }
@@ -65,7 +78,19 @@ impl Known {
     /// How compare treats it, in a few words.
     pub fn how(&self) -> String {
         match &self.shows {
+            Shows::Text {
+                scenarios,
+                split_only: true,
+                ..
+            } => format!(
+                "KNOWN in {}, only in a run where the wire tap passed the client's bytes to \
+                 the server in more than one write",
+                scenarios.join(", ")
+            ),
             Shows::Text { scenarios, .. } => format!("KNOWN in {}", scenarios.join(", ")),
+            Shows::Wire { scenarios, .. } => {
+                format!("KNOWN on the wire in {}", scenarios.join(", "))
+            }
             Shows::Rule(rule) => format!("erased by the rule `{}`", rule.name()),
             Shows::Unseen(why) => format!("not seen: {why}"),
         }
@@ -103,6 +128,17 @@ const fn by_rule(id: &'static str, page: &'static str, item: &'static str, rule:
         shows: Shows::Rule(rule),
     }
 }
+
+/// A server that never closes a connection its client has left, and one that closes it
+/// when it reads the client's FIN (the wire summary's lines, see wire.rs).
+const SERVER_STAYS: &str =
+    "  1st end: the client, FIN\n  2nd end: the server, none until compare stopped the server\n";
+const SERVER_CLOSES: &str = wire::CROSSING;
+/// The original short client closes after the answer; ours half-closes before it.
+const SHORT_HALF_CLOSE: &str = concat!(
+    "  1st end: the client, half-close (FIN, and the other way went on after it)\n",
+    "  2nd end: the server, FIN\n"
+);
 
 const STDERR: &str = "it is on stderr, which compare does not compare";
 const NO_BAD_INPUT: &str = "no scenario sends it (the original dies of it)";
@@ -256,7 +292,8 @@ pub static KNOWN: &[Known] = &[
         "ping-pong-reconstruction",
         P03,
         "The ping/pong server is a reconstruction",
-        "ping_pong_server.py is your own reconstruction, and the report says so",
+        "ping_pong_server.py is your own reconstruction: where it and ours differ, the \
+         ping rows say RECONSTRUCTIONS DIFFER",
     ),
     by_rule(
         "accept-printer-fd",
@@ -329,6 +366,9 @@ pub static KNOWN: &[Known] = &[
             ours: Slot::Race,
             from: "server stdout:\n  | hello\nserver: exit 0\n",
             to: "server stdout:\n  | hello world\nserver: exit 0\n",
+            // compare's tap passes the two writes on as one (scenarios.rs): the
+            // original then reads them together, unless they arrived apart after all.
+            split_only: true,
         },
     },
     unseen(
@@ -385,12 +425,20 @@ pub static KNOWN: &[Known] = &[
         "`nonblocking-accept` explains its error",
         "both exit 1 with nothing on stdout; the explanation is on stderr",
     ),
-    unseen(
-        "nonblocking-server",
-        P04,
-        "`nonblocking-server`",
-        "the polling servers print the same lines; the spin and the empty replies are not on stdout",
-    ),
+    Known {
+        id: "nonblocking-server",
+        page: P04,
+        section: DIFFERENCES,
+        item: "`nonblocking-server`",
+        // "a client that closes is removed (the original answers it with empty replies
+        // forever)": on the wire, ours closes that connection, the original never does.
+        // (The spin and the empty replies are not on stdout.)
+        shows: Shows::Wire {
+            scenarios: &["04/nonblocking"],
+            ours: Slot::Server,
+            changes: &[(SERVER_STAYS, SERVER_CLOSES)],
+        },
+    },
     Known {
         id: "nonblocking-client-eof",
         page: P04,
@@ -401,6 +449,7 @@ pub static KNOWN: &[Known] = &[
             ours: Slot::Client,
             from: "  | >>: \n  (no newline at end)\nclient 1: exit 1\n",
             to: "  | >>: \nclient 1: exit 0\n",
+            split_only: false,
         },
     },
     by_rule(
@@ -455,8 +504,27 @@ pub static KNOWN: &[Known] = &[
         shows: Shows::Text {
             scenarios: &["05/long-paper", "05/long-unknown"],
             ours: Slot::Server,
-            from: "<result, wrong by the rules: paper (3) against scissors (1) is a lose, not a win>",
-            to: "<result>",
+            // Both sides play the same moves (scenarios.rs, LONG_MOVES): the round of
+            // paper against scissors is a win in the original, a loss in ours.
+            from: "  | 胜利 (paper (3) against scissors (1))\n",
+            to: "  | 失败 (paper (3) against scissors (1))\n",
+            split_only: false,
+        },
+    },
+    // The same difference on the wire: the result bytes of that round (x draw, y win,
+    // z lose), with the moves of scenarios.rs's LONG_MOVES against the client's paper.
+    Known {
+        id: "paper-scissors-wire",
+        page: P05,
+        section: DIFFERENCES,
+        item: "Paper against scissors.",
+        shows: Shows::Wire {
+            scenarios: &["05/long-paper", "05/long-unknown"],
+            ours: Slot::Server,
+            changes: &[
+                ("  s->c b'yyxyx'\n", "  s->c b'zyxyx'\n"),
+                ("  s->c b'y'\n", "  s->c b'z'\n"),
+            ],
         },
     },
     unseen(
@@ -465,12 +533,20 @@ pub static KNOWN: &[Known] = &[
         "Every connection has its own state.",
         "each scenario has one client",
     ),
-    unseen(
-        "long-client-leaves",
-        P05,
-        "A client that leaves ends its game cleanly.",
-        "the original's crash after the last round is on its stderr",
-    ),
+    Known {
+        id: "long-client-leaves",
+        page: P05,
+        section: DIFFERENCES,
+        item: "A client that leaves ends its game cleanly.",
+        // On the wire: ours closes the connection at once when the client has left;
+        // the original's task has crashed, and the connection stays open until the
+        // server stops. (The crash itself is on stderr, which is not compared.)
+        shows: Shows::Wire {
+            scenarios: &["05/long", "05/long-paper", "05/long-unknown"],
+            ours: Slot::Server,
+            changes: &[(SERVER_STAYS, SERVER_CLOSES)],
+        },
+    },
     unseen(
         "long-not-a-move",
         P05,
@@ -507,12 +583,18 @@ pub static KNOWN: &[Known] = &[
         "A closed stdout stops only the printing.",
         "compare reads every program's stdout to its end",
     ),
-    unseen(
-        "short-half-close",
-        P05,
-        "Our short client half-closes.",
-        "the bytes on the wire are the same, and both servers close after answering",
-    ),
+    Known {
+        id: "short-half-close",
+        page: P05,
+        section: DIFFERENCES,
+        item: "Our short client half-closes.",
+        // The bytes are the same; the client's end comes before the answer, not after.
+        shows: Shows::Wire {
+            scenarios: &["05/short"],
+            ours: Slot::Client,
+            changes: &[(wire::CROSSING, SHORT_HALF_CLOSE)],
+        },
+    },
     Known {
         id: "short-bad-request",
         page: P05,
@@ -523,6 +605,7 @@ pub static KNOWN: &[Known] = &[
             ours: Slot::Server,
             from: "  | Connection from ('127.0.0.1', PORT)\n  | The client closed the connection\n",
             to: "  | Connection from ('127.0.0.1', PORT)\n",
+            split_only: false,
         },
     },
     unseen(
@@ -575,16 +658,40 @@ pub static KNOWN: &[Known] = &[
     ),
 ];
 
-/// The differences that may apply to `scenario` (`LESSON/NAME`) with ours in `slots`
-/// (and the original's races, which apply everywhere).
-pub fn applicable(scenario: &str, slots: &[Slot]) -> Vec<&'static Known> {
+/// What a row compares: its stdout transcript, or its wire summary.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum On {
+    Stdout,
+    Wire,
+}
+
+/// The differences that may apply to `scenario` (`LESSON/NAME`), on `on`, with ours in
+/// `slots` (and the original's races, which apply everywhere). `split`: whether the
+/// wire tap passed the client's bytes to the server in more than one write in the row
+/// or in the reference.
+pub fn applicable(scenario: &str, slots: &[Slot], on: On, split: bool) -> Vec<&'static Known> {
     KNOWN
         .iter()
-        .filter(|k| match k.shows {
-            Shows::Text {
-                scenarios, ours, ..
-            } => scenarios.contains(&scenario) && (ours == Slot::Race || slots.contains(&ours)),
-            _ => false,
+        .filter(|k| {
+            let (scenarios, ours) = match (on, &k.shows) {
+                (
+                    On::Stdout,
+                    Shows::Text {
+                        scenarios,
+                        ours,
+                        split_only,
+                        ..
+                    },
+                ) if split || !split_only => (scenarios, ours),
+                (
+                    On::Wire,
+                    Shows::Wire {
+                        scenarios, ours, ..
+                    },
+                ) => (scenarios, ours),
+                _ => return false,
+            };
+            scenarios.contains(&scenario) && (*ours == Slot::Race || slots.contains(ours))
         })
         .collect()
 }
@@ -596,15 +703,23 @@ pub fn explain(reference: &str, text: &str, known: &[&'static Known]) -> Vec<&'s
     let mut actual = text.to_string();
     let mut used = Vec::new();
     for k in known {
-        let Shows::Text { ours, from, to, .. } = k.shows else {
-            continue;
+        let (ours, changes) = match &k.shows {
+            Shows::Text { ours, from, to, .. } => (*ours, vec![(*from, *to)]),
+            Shows::Wire { ours, changes, .. } => (*ours, changes.to_vec()),
+            _ => continue,
         };
-        if expected.contains(from) {
-            expected = expected.replace(from, to);
-            used.push(*k);
-        } else if ours == Slot::Race && actual.contains(from) {
-            // The original raced the other way in this row.
-            actual = actual.replace(from, to);
+        let mut applied = false;
+        for (from, to) in changes {
+            if expected.contains(from) {
+                expected = expected.replace(from, to);
+                applied = true;
+            } else if ours == Slot::Race && actual.contains(from) {
+                // The original raced the other way in this row.
+                actual = actual.replace(from, to);
+                applied = true;
+            }
+        }
+        if applied {
             used.push(*k);
         }
     }
@@ -701,14 +816,15 @@ mod tests {
     fn explain_names_the_differences_that_explain_a_row() {
         let reference = "x\n  | >>: \n  (no newline at end)\nclient 1: exit 1\n";
         let ours = "x\n  | >>: \nclient 1: exit 0\n";
-        let known = applicable("04/nonblocking", &[Slot::Client]);
+        let known = applicable("04/nonblocking", &[Slot::Client], On::Stdout, false);
         let used = explain(reference, ours, &known);
         assert_eq!(
             used.iter().map(|k| k.id).collect::<Vec<_>>(),
             ["nonblocking-client-eof"]
         );
         // Not with the original in the client's place, nor for another text.
-        assert!(applicable("04/nonblocking", &[Slot::Server]).is_empty());
+        assert!(applicable("04/nonblocking", &[Slot::Server], On::Stdout, false).is_empty());
+        assert!(applicable("04/nonblocking", &[Slot::Client], On::Wire, false).is_empty());
         assert!(explain(reference, "x\nclient 1: exit 0\n", &known).is_empty());
     }
 
@@ -716,9 +832,35 @@ mod tests {
     fn a_race_of_the_original_explains_either_direction() {
         let one = "server stdout:\n  | hello\nserver: exit 0\n";
         let both = "server stdout:\n  | hello world\nserver: exit 0\n";
-        let known = applicable("04/sticky", &[]);
+        let known = applicable("04/sticky", &[], On::Stdout, true);
         assert_eq!(explain(one, both, &known).len(), 1);
         assert_eq!(explain(both, one, &known).len(), 1);
+        // Not where the server got the client's bytes in one write: then printing only
+        // `hello` is no race.
+        assert!(applicable("04/sticky", &[], On::Stdout, false).is_empty());
+    }
+
+    #[test]
+    fn a_known_difference_explains_its_own_lines_only() {
+        let paper = |result: &str, r: u8| {
+            format!(
+                "client 1 stdout:\n  | {result} (paper (3) against {} ({r}))\n",
+                if r == 1 { "scissors" } else { "rock" }
+            )
+        };
+        let known = applicable("05/long-paper", &[Slot::Server], On::Stdout, false);
+        let reference = paper("胜利", 1);
+        assert_eq!(explain(&reference, &paper("失败", 1), &known).len(), 1);
+        // The same result word in another round is another difference.
+        assert!(explain(&paper("胜利", 2), &paper("失败", 2), &known).is_empty());
+        // The wire's: the original server stays open, ours closes.
+        let wire = |ends: &str| format!("wire, connection 1:\n  c->s b'1'\n{ends}");
+        let known = applicable("05/long", &[Slot::Server], On::Wire, false);
+        let stays = wire(SERVER_STAYS);
+        assert_eq!(explain(&stays, &wire(wire::CROSSING), &known).len(), 1);
+        let reset = "  1st end: the client, FIN\n  2nd end: the server, reset\n";
+        assert!(explain(&stays, &wire(reset), &known).is_empty());
+        assert!(applicable("05/long", &[Slot::Client], On::Wire, false).is_empty());
     }
 
     #[test]

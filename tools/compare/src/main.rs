@@ -9,8 +9,10 @@
 //! This file: the options, the choice of scenarios, the scheduling of the runs and the
 //! verdict of each row. The rest, by topic: scenarios.rs (what runs, as data), shim.rs
 //! (the Python start-up shim), run.rs (one process, bounded), play.rs (one combination
-//! of a scenario, and its transcript), normalise.rs (the rules), known.rs (the known
-//! differences), diff.rs, report.rs, list.rs (`--list`).
+//! of a scenario, whether its originals ran as their documents' programs would, and its
+//! transcript), wire.rs (the wire tap in front of every server, and the wire's
+//! summary), normalise.rs (the rules), known.rs (the known differences), diff.rs,
+//! report.rs (the report and --keep), list.rs (`--list`).
 
 #![deny(clippy::unwrap_used)]
 
@@ -23,6 +25,7 @@ mod report;
 mod run;
 mod scenarios;
 mod shim;
+mod wire;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -33,9 +36,10 @@ use std::time::{Duration, Instant};
 
 use socket_lessons::binary;
 
+use known::On;
 use known::{Known, Slot};
 use normalise::Rule;
-use play::{run_combo, transcript};
+use play::{Failure, run_combo, transcript};
 use report::short_verdict;
 use run::{Proc, TempDir};
 use scenarios::{LESSONS, Prog, SCENARIOS, Scenario};
@@ -49,12 +53,21 @@ Runs every scenario of each lesson with the Python originals in DIR and with our
 four combinations: Python server + Python client (the reference), Python server + our
 client, our server + Python client, ours + ours (a program with no server: Python, then
 ours). Each combination's stdout and exit statuses, normalised, are compared with the
-reference. A row says SAME, SAME after normalising (the rules), KNOWN (a difference a
-lesson page lists: the page and its section), DIFF (a unified diff follows the table),
-or SKIPPED (why). Exit status: 0 when no row is DIFF, 1 otherwise, 2 on a usage error.
+reference; where there is a server, the clients reach it through a wire tap, and the
+bytes each way and how each side ended are compared too (`| wire ...`). A row says SAME,
+SAME after normalising (the rules), KNOWN (a difference a lesson page lists: the page
+and its section), DIFF (a unified diff follows the table), RECONSTRUCTIONS DIFFER (the
+ping rows: the document has no code, yours and ours are reconstructions), FAILED (an
+original did not run as its document's program would: it does not start, listens on
+another port, or raises; no comparison), or SKIPPED (why). The first combination whose
+originals all ran as their documents' would is the reference.
+
+Exit status: 0 when no row is DIFF or FAILED, 1 otherwise; 2 on a usage error, an I/O
+error (--keep), or when nothing was compared (every row SKIPPED: no files, no Python).
 
 Python runs as `python3 -u FILE` in DIR, with a start-up shim (a sitecustomize.py in a
-temporary folder on PYTHONPATH) that moves its fixed ports to free ones and limits
+temporary folder on PYTHONPATH) that moves its document's fixed port to a free one
+(and reports any other port it uses), feeds the long server our moves, and limits
 time.sleep to our --delay-ms; TZ=UTC. COMPARE_PYTHON names another interpreter. Ours
 run on 127.0.0.1:0. stderr is kept (see --keep) but not compared: ours prints its
 announcements and one-line errors there.
@@ -65,7 +78,8 @@ announcements and one-line errors there.
   --list              the files compare looks for, where each is in its document,
                       what to change for Python 3.11, the scenarios, and what compare
                       does about each difference the lesson pages list
-  --keep DIR          write every run's raw transcript (stdout, stderr, exit) to DIR
+  --keep DIR          write every row's raw transcript (commands, stdout, stderr, exit,
+                      the wire) into a new folder in DIR, one per run
   --step-timeout-ms MS  how long one program may take to start, answer or exit
                       (default 5000); one that takes longer is stopped and reported
   --self-test         run ours in the originals' places too (no Python needed): every
@@ -83,12 +97,19 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match run_all(&options) {
-        Ok(true) => ExitCode::SUCCESS,
-        Ok(false) => ExitCode::FAILURE,
+    match run_all(&options, &args) {
+        Ok(outcome) if outcome.differs => ExitCode::FAILURE,
+        Ok(outcome) if !outcome.compared => {
+            eprintln!(
+                "compare: nothing was compared: every row was SKIPPED (the reasons are in \
+                 the report)"
+            );
+            ExitCode::from(2)
+        }
+        Ok(_) => ExitCode::SUCCESS,
         Err(why) => {
             eprintln!("compare: {why}");
-            ExitCode::FAILURE
+            ExitCode::from(2)
         }
     }
 }
@@ -274,7 +295,7 @@ struct Ctx {
     counter: Mutex<usize>,
 }
 
-/// The verdict of one row.
+/// The verdict of one row, on its stdout (and exit statuses).
 #[derive(Clone, Debug)]
 enum Verdict {
     Reference,
@@ -282,14 +303,44 @@ enum Verdict {
     SameAfter(Vec<Rule>),
     Known(Vec<&'static Known>, Vec<Rule>),
     Diff(String),
+    /// Both sides are reconstructions of a program the document does not show: the
+    /// diff, which says nothing about faithfulness.
+    Reconstructions(String),
+    /// An original did not run as its document's program would: why, with its stderr.
+    Failed(String),
     Skipped(String),
+}
+
+/// The verdict of one row on the wire (the scenarios with a server).
+#[derive(Clone, Debug)]
+enum WireVerdict {
+    Reference,
+    Same,
+    Known(Vec<&'static Known>),
+    Diff(String),
+    Reconstructions(String),
 }
 
 struct Row {
     combo: Combo,
     verdict: Verdict,
+    wire: Option<WireVerdict>,
     transcript: Option<String>,
+    wire_text: Option<String>,
     raw: Option<String>,
+}
+
+impl Row {
+    fn new(combo: Combo, verdict: Verdict) -> Row {
+        Row {
+            combo,
+            verdict,
+            wire: None,
+            transcript: None,
+            wire_text: None,
+            raw: None,
+        }
+    }
 }
 
 struct ScenarioResult {
@@ -333,8 +384,15 @@ fn python_exe() -> String {
     PYTHON_EXE.get().cloned().unwrap_or_else(python)
 }
 
-fn run_all(options: &Options) -> Result<bool, String> {
+fn run_all(options: &Options, args: &[String]) -> Result<report::Outcome, String> {
     let started = Instant::now();
+    let started_at = std::time::SystemTime::now();
+    // A fresh folder for this run's transcripts, made before anything runs: a --keep
+    // that cannot be written stops compare at once.
+    let keep = match &options.keep {
+        Some(dir) => Some(report::fresh_keep_dir(dir, started_at)?),
+        None => None,
+    };
     let shim_dir = TempDir::new("compare-shim")?;
     shim::write(shim_dir.path())?;
     let ctx = Arc::new(Ctx {
@@ -402,11 +460,20 @@ fn run_all(options: &Options) -> Result<bool, String> {
     results.sort_by_key(|(i, _)| *i);
     let results: Vec<ScenarioResult> = results.into_iter().map(|(_, r)| r).collect();
 
-    if let Some(dir) = &options.keep {
-        report::keep(dir, &results)?;
+    if let Some(dir) = &keep {
+        let header = report::Header {
+            originals: ctx.originals.clone(),
+            command: report::command_line(args),
+            started: started_at,
+        };
+        report::keep(dir, &header, &results)?;
     }
-    let ok = report::report(&ctx, &results, started.elapsed(), options.keep.is_some());
-    Ok(ok)
+    Ok(report::report(
+        &ctx,
+        &results,
+        started.elapsed(),
+        keep.as_deref(),
+    ))
 }
 
 /// Runs a scenario; if compare itself fails in it (a panic), its rows say so as DIFF,
@@ -419,15 +486,7 @@ fn run_scenario_or_say_why(ctx: &Ctx, sc: &'static Scenario, total: usize) -> Sc
         let why = format!("compare itself failed here: {}", panic_message(&*panic));
         let rows = Combo::all(sc)
             .into_iter()
-            .map(|combo| {
-                let row = Row {
-                    combo,
-                    verdict: Verdict::Diff(why.clone()),
-                    transcript: None,
-                    raw: None,
-                };
-                progress(ctx, total, sc, row)
-            })
+            .map(|combo| progress(ctx, total, sc, Row::new(combo, Verdict::Diff(why.clone()))))
             .collect();
         ScenarioResult { scenario: sc, rows }
     })
@@ -441,45 +500,74 @@ fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
         .unwrap_or_else(|| "a panic".to_string())
 }
 
-/// The reference run of a scenario: the first combination that ran.
+/// The reference run of a scenario: the first combination whose originals all ran as
+/// their documents' programs would.
 struct Reference {
     combo: Combo,
     text: String,
+    wire: Option<String>,
     changed: BTreeSet<Rule>,
+    /// The wire tap passed the client's bytes to the server in more than one write.
+    split: bool,
 }
 
 fn run_scenario(ctx: &Ctx, sc: &'static Scenario, total: usize) -> ScenarioResult {
     let combos = Combo::all(sc);
     let mut rows: Vec<Option<Row>> = combos.iter().map(|_| None).collect();
     let mut reference: Option<Reference> = None;
+    // The failures of the rows that could not be the reference: the same failure in a
+    // later row is the original's own, not ours.
+    let mut failed: Vec<String> = Vec::new();
     let mut rest = Vec::new();
     for (i, &combo) in combos.iter().enumerate() {
-        let skipped = |why: String| Row {
-            combo,
-            verdict: Verdict::Skipped(why),
-            transcript: None,
-            raw: None,
-        };
         if let Some(why) = why_skipped(ctx, sc, combo) {
-            rows[i] = Some(progress(ctx, total, sc, skipped(why)));
+            rows[i] = Some(progress(
+                ctx,
+                total,
+                sc,
+                Row::new(combo, Verdict::Skipped(why)),
+            ));
         } else if reference.is_some() {
             rest.push(i);
         } else if !ctx.self_test && combo.server != Some(Who::Py) && combo.client != Who::Py {
             // Ours against ours alone has nothing to be compared with.
-            let why = "no original ran in this scenario to compare with".to_string();
-            rows[i] = Some(progress(ctx, total, sc, skipped(why)));
+            let why = if failed.is_empty() {
+                "no original ran in this scenario to compare with"
+            } else {
+                "no original ran as its document's program would (see FAILED), so there \
+                 is nothing to compare with"
+            };
+            let row = Row::new(combo, Verdict::Skipped(why.to_string()));
+            rows[i] = Some(progress(ctx, total, sc, row));
         } else {
             let out = run_combo(ctx, sc, combo);
-            let (text, changed) = transcript(sc, &out);
-            reference = Some(Reference {
-                combo,
-                text: text.clone(),
-                changed,
-            });
+            let t = transcript(sc, &out);
+            let split = out
+                .wire
+                .as_ref()
+                .is_some_and(|w| wire::writes_to_server(&w.entries) > 1);
+            let verdict = if let Some(why) = &out.trouble {
+                Verdict::Diff(format!("compare itself failed here: {why}"))
+            } else if out.failures.is_empty() {
+                reference = Some(Reference {
+                    combo,
+                    text: t.text.clone(),
+                    wire: t.wire.clone(),
+                    changed: t.changed,
+                    split,
+                });
+                Verdict::Reference
+            } else {
+                failed.extend(out.failures.iter().map(Failure::signature));
+                Verdict::Failed(failures_text(&out.failures))
+            };
             let row = Row {
                 combo,
-                verdict: Verdict::Reference,
-                transcript: Some(text),
+                wire: (matches!(verdict, Verdict::Reference) && t.wire.is_some())
+                    .then_some(WireVerdict::Reference),
+                verdict,
+                transcript: Some(t.text),
+                wire_text: t.wire,
                 raw: Some(out.raw),
             };
             rows[i] = Some(progress(ctx, total, sc, row));
@@ -489,16 +577,41 @@ fn run_scenario(ctx: &Ctx, sc: &'static Scenario, total: usize) -> ScenarioResul
     if let Some(reference) = &reference {
         let compared = |combo: Combo| {
             let out = run_combo(ctx, sc, combo);
-            let (text, changed) = transcript(sc, &out);
-            let mut rules: Vec<Rule> = changed.union(&reference.changed).copied().collect();
-            rules.sort();
-            let verdict = judge(sc, reference.combo, &reference.text, combo, &text, rules);
-            let row = Row {
+            let t = transcript(sc, &out);
+            let own: Vec<&Failure> = out
+                .failures
+                .iter()
+                .filter(|f| f.hard || failed.contains(&f.signature()))
+                .collect();
+            let mut row = Row {
                 combo,
-                verdict,
-                transcript: Some(text),
+                verdict: Verdict::Same,
+                wire: None,
+                transcript: Some(t.text.clone()),
+                wire_text: t.wire.clone(),
                 raw: Some(out.raw),
             };
+            if let Some(why) = &out.trouble {
+                row.verdict = Verdict::Diff(format!("compare itself failed here: {why}"));
+            } else if !own.is_empty() {
+                let own: Vec<Failure> = own.into_iter().cloned().collect();
+                row.verdict = Verdict::Failed(failures_text(&own));
+            } else {
+                let split = reference.split
+                    || out
+                        .wire
+                        .as_ref()
+                        .is_some_and(|w| wire::writes_to_server(&w.entries) > 1);
+                let mut rules: Vec<Rule> = t.changed.union(&reference.changed).copied().collect();
+                rules.sort();
+                row.verdict = judge(sc, reference, combo, &t.text, rules, split);
+                row.wire = match (&reference.wire, &t.wire) {
+                    (Some(theirs), Some(ours)) => {
+                        Some(judge_wire(sc, reference.combo, theirs, combo, ours))
+                    }
+                    _ => None,
+                };
+            }
             progress(ctx, total, sc, row)
         };
         thread::scope(|scope| {
@@ -512,22 +625,33 @@ fn run_scenario(ctx: &Ctx, sc: &'static Scenario, total: usize) -> ScenarioResul
                 }
             }
             for (i, combo, handle) in handles {
-                rows[i] = Some(handle.join().unwrap_or_else(|panic| Row {
-                    combo,
-                    verdict: Verdict::Diff(format!(
-                        "compare itself failed here: {}",
-                        panic_message(&*panic)
-                    )),
-                    transcript: None,
-                    raw: None,
+                rows[i] = Some(handle.join().unwrap_or_else(|panic| {
+                    let why = format!("compare itself failed here: {}", panic_message(&*panic));
+                    Row::new(combo, Verdict::Diff(why))
                 }));
             }
         });
+    } else {
+        // No reference: the rows left say why they were not compared.
+        for &i in &rest {
+            let why = "no original ran as its document's program would (see FAILED)";
+            let row = Row::new(combos[i], Verdict::Skipped(why.to_string()));
+            rows[i] = Some(progress(ctx, total, sc, row));
+        }
     }
     ScenarioResult {
         scenario: sc,
         rows: rows.into_iter().flatten().collect(),
     }
+}
+
+/// The failures of one run, for its FAILED verdict.
+fn failures_text(failures: &[Failure]) -> String {
+    failures
+        .iter()
+        .map(Failure::message)
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 /// Shows one finished row on stderr, and returns it.
@@ -545,20 +669,20 @@ fn progress(ctx: &Ctx, total: usize, sc: &Scenario, row: Row) -> Row {
         sc.lesson,
         sc.name,
         row.combo.label(),
-        short_verdict(&row.verdict)
+        short_verdict(&row)
     );
     row
 }
 
 fn judge(
     sc: &Scenario,
-    ref_combo: Combo,
-    ref_text: &str,
+    reference: &Reference,
     combo: Combo,
     text: &str,
     rules: Vec<Rule>,
+    split: bool,
 ) -> Verdict {
-    if text == ref_text {
+    if text == reference.text {
         return if rules.is_empty() {
             Verdict::Same
         } else {
@@ -566,17 +690,52 @@ fn judge(
         };
     }
     let id = format!("{}/{}", sc.lesson, sc.name);
-    let slots = combo.ours_where_reference_is_py(ref_combo);
-    let used = known::explain(ref_text, text, &known::applicable(&id, &slots));
+    let slots = combo.ours_where_reference_is_py(reference.combo);
+    let applicable = known::applicable(&id, &slots, On::Stdout, split);
+    let used = known::explain(&reference.text, text, &applicable);
     if !used.is_empty() {
         return Verdict::Known(used, rules);
     }
-    Verdict::Diff(diff::unified(
-        ref_text,
+    let diff = diff::unified(
+        &reference.text,
         text,
-        &ref_combo.label(),
+        &reference.combo.label(),
         &combo.label(),
-    ))
+    );
+    if sc.reconstruction {
+        Verdict::Reconstructions(diff)
+    } else {
+        Verdict::Diff(diff)
+    }
+}
+
+/// The wire's verdict: its summary against the reference's.
+fn judge_wire(
+    sc: &Scenario,
+    ref_combo: Combo,
+    ref_wire: &str,
+    combo: Combo,
+    wire: &str,
+) -> WireVerdict {
+    if wire == ref_wire {
+        return WireVerdict::Same;
+    }
+    let id = format!("{}/{}", sc.lesson, sc.name);
+    let slots = combo.ours_where_reference_is_py(ref_combo);
+    let used = known::explain(
+        ref_wire,
+        wire,
+        &known::applicable(&id, &slots, On::Wire, false),
+    );
+    if !used.is_empty() {
+        return WireVerdict::Known(used);
+    }
+    let diff = diff::unified(ref_wire, wire, &ref_combo.label(), &combo.label());
+    if sc.reconstruction {
+        WireVerdict::Reconstructions(diff)
+    } else {
+        WireVerdict::Diff(diff)
+    }
 }
 
 /// Why a combination cannot run, if it cannot.

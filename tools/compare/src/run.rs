@@ -40,6 +40,8 @@ pub struct Captured {
     pub stderr: Vec<u8>,
     /// "exit 0", "running until stopped", "stopped after 3 lines", ...
     pub end: String,
+    /// The exit status, when the program exited by itself with one.
+    pub exit: Option<i32>,
 }
 
 impl Proc {
@@ -126,6 +128,7 @@ impl Proc {
                 let _ = reader.join();
             }
         }
+        let exit = status.and_then(|s| s.code());
         let end = match (end, status) {
             (Some(end), _) => end,
             (None, Some(status)) => match status.code() {
@@ -138,6 +141,7 @@ impl Proc {
             stdout: self.stdout(),
             stderr: self.stderr(),
             end,
+            exit,
         }
     }
 }

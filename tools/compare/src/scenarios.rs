@@ -66,6 +66,12 @@ pub struct Prog {
     pub end: End,
     /// Why there is no Python original for this side, when `file` is None.
     pub none_why: &'static str,
+    /// The exceptions the original raises in this scenario as its document's program
+    /// does (a traceback on stderr that is no failure: `nonblocking_accept.py`'s
+    /// BlockingIOError). A program that exits by itself exits 1 with one, 0 without.
+    /// Any other exception, or another exit status, and the original did not run as
+    /// its document's program would: the row says FAILED (see main.rs).
+    pub raises: &'static [&'static str],
 }
 
 /// A server with what it must have bound before the clients start.
@@ -86,7 +92,53 @@ pub struct Scenario {
     pub server: Option<ServerSpec>,
     pub clients: &'static [Prog],
     pub rules: &'static [Rule],
+    /// The Python server is the instructor's reconstruction of a program the document
+    /// does not show, and ours is a reconstruction too: where they differ, the row
+    /// says RECONSTRUCTIONS DIFFER, not DIFF.
+    pub reconstruction: bool,
+    /// The wire tap relays datagrams (the clients use UDP), not a TCP stream.
+    pub udp: bool,
+    /// The tap holds what the client sends back for this long (from its first byte, or
+    /// until the client's end) and passes it on as one write (wire-tap's --merge-ms).
+    pub merge_ms: Option<u64>,
+    /// A scenario whose programs are stopped after their first lines: only this many
+    /// bytes of each direction are compared, and not how the connection ended.
+    pub wire_prefix: Option<usize>,
+    /// The server's moves of the long game, fed to the Python server (the shim's
+    /// random.choice) as ours gets them from `--seed` (LONG_SEED): the same moves on
+    /// both sides, so that every result is compared as it is.
+    pub moves: &'static [u8],
 }
+
+/// What a scenario has unless it says otherwise.
+const SCENARIO: Scenario = Scenario {
+    lesson: "",
+    name: "",
+    what: "",
+    port: 0,
+    server: None,
+    clients: &[],
+    rules: &[],
+    reconstruction: false,
+    udp: false,
+    merge_ms: None,
+    wire_prefix: None,
+    moves: &[],
+};
+
+/// The tap holds a short request back this long (or until the client's FIN): our
+/// short client's FIN releases it at once, before the server can answer, where the
+/// original client waits for the answer the window releases. So the wire tells a
+/// half-close from a close on every run (wire.rs, `went_on`), for 250 ms per original
+/// short client's connection.
+const SHORT_MERGE_MS: Option<u64> = Some(250);
+
+/// The seed our long-server gets (`--seed`), and the first moves it picks with it on
+/// every connection: 1 scissors, 2 rock, 3 paper. They hold every result for the
+/// long client's scissors (draw, lose, win) and for paper (the original's wrong win
+/// against scissors first). A test checks them against long-server itself.
+pub const LONG_SEED: &str = "35";
+pub const LONG_MOVES: &[u8] = &[1, 2, 3, 2, 3];
 
 /// The show pause that compare gives both sides: our `--delay-ms`, and the shim's
 /// `time.sleep` limit for the originals.
@@ -101,12 +153,12 @@ pub static NOTES: &[(&str, &str)] = &[
     (
         "03/ping-tcp",
         "ping_pong_server.py is your reconstruction (the document has no code); ours is a \
-         reconstruction too",
+         reconstruction too, and where the two differ the row says RECONSTRUCTIONS DIFFER",
     ),
     (
         "03/ping-udp",
         "ping_pong_server.py is your reconstruction (the document has no code); ours is a \
-         reconstruction too",
+         reconstruction too, and where the two differ the row says RECONSTRUCTIONS DIFFER",
     ),
 ];
 
@@ -120,6 +172,7 @@ const fn client(file: Option<&'static str>, package: &'static str) -> Prog {
         addr: Addr::Server,
         end: End::Exits,
         none_why: "the original client takes no such input",
+        raises: &[],
     }
 }
 
@@ -144,6 +197,7 @@ const fn server(file: &'static str, package: &'static str, end: End) -> ServerSp
             addr: Addr::Listen,
             end,
             none_why: "",
+            raises: &[],
         },
         ready: &["tcp"],
     }
@@ -152,6 +206,30 @@ const fn server(file: &'static str, package: &'static str, end: End) -> ServerSp
 const fn server_with(mut spec: ServerSpec, ours_args: &'static [&'static str]) -> ServerSpec {
     spec.prog.ours_args = ours_args;
     spec
+}
+
+const fn server_raising(mut spec: ServerSpec, raises: &'static [&'static str]) -> ServerSpec {
+    spec.prog.raises = raises;
+    spec
+}
+
+const fn raising(mut prog: Prog, raises: &'static [&'static str]) -> Prog {
+    prog.raises = raises;
+    prog
+}
+
+/// The long server as compare runs it: our moves from LONG_SEED. The original's task
+/// crashes when the client leaves (`int(b'')`, then `self.task.cancle()`): tracebacks
+/// its document's program prints too (page 05, "A client that leaves ends its game
+/// cleanly").
+const fn long_server(lines: usize) -> ServerSpec {
+    server_raising(
+        server_with(
+            server("long_server.py", "long-server", End::Stopped(lines)),
+            &["--seed", LONG_SEED],
+        ),
+        &["ValueError", "AttributeError"],
+    )
 }
 
 const fn standalone(file: &'static str, package: &'static str, addr: Addr) -> Prog {
@@ -164,6 +242,7 @@ const fn standalone(file: &'static str, package: &'static str, addr: Addr) -> Pr
         addr,
         end: End::Exits,
         none_why: "",
+        raises: &[],
     }
 }
 
@@ -174,7 +253,7 @@ const fn telnet(args: &'static [&'static str]) -> Prog {
     prog
 }
 
-/// Ports are masked in every scenario; these have no rule of their own.
+/// The ports of each run are masked in every scenario; these have no rule of their own.
 const COMMON: &[Rule] = &[];
 
 pub static LESSONS: &[Lesson] = &[
@@ -254,7 +333,10 @@ pub static LESSONS: &[Lesson] = &[
                 section: "写一个最简单的ping/pong服务: the document has no code at all",
                 notes: "Your own reconstruction, as the text describes it (TCP and UDP \
                         on port 8888, one thread each; print what arrives, answer pong). \
-                        Our ping-pong-server is a reconstruction too; compare says so.",
+                        Our ping-pong-server is a reconstruction too (it prints `tcp|udp \
+                        ADDR DATA` and answers the 5 bytes `pong\\n`): the ping rows \
+                        compare two reconstructions, and say RECONSTRUCTIONS DIFFER, not \
+                        DIFF, where they differ.",
             },
         ],
     },
@@ -372,6 +454,7 @@ pub static SCENARIOS: &[Scenario] = &[
         )),
         clients: &[client(Some("Client.py"), "timestamp-client")],
         rules: &[Rule::Ports, Rule::Time],
+        ..SCENARIO
     },
     Scenario {
         lesson: "01",
@@ -388,6 +471,7 @@ pub static SCENARIOS: &[Scenario] = &[
             &["--command", "hello"],
         )],
         rules: COMMON,
+        ..SCENARIO
     },
     // ---- 02 tcp-server
     Scenario {
@@ -401,6 +485,7 @@ pub static SCENARIOS: &[Scenario] = &[
         )),
         clients: &[client(Some("client.py"), "welcome-client")],
         rules: COMMON,
+        ..SCENARIO
     },
     Scenario {
         lesson: "02",
@@ -413,6 +498,7 @@ pub static SCENARIOS: &[Scenario] = &[
             &["arg1", "arg2", "arg3"],
         )],
         rules: &[],
+        ..SCENARIO
     },
     Scenario {
         lesson: "02",
@@ -425,6 +511,7 @@ pub static SCENARIOS: &[Scenario] = &[
             &["张三", "hello world", "o'neil"],
         )],
         rules: &[],
+        ..SCENARIO
     },
     Scenario {
         lesson: "02",
@@ -437,6 +524,7 @@ pub static SCENARIOS: &[Scenario] = &[
             &["-h"],
         )],
         rules: &[],
+        ..SCENARIO
     },
     Scenario {
         lesson: "02",
@@ -458,6 +546,7 @@ pub static SCENARIOS: &[Scenario] = &[
             ),
         ],
         rules: COMMON,
+        ..SCENARIO
     },
     Scenario {
         lesson: "02",
@@ -487,6 +576,7 @@ pub static SCENARIOS: &[Scenario] = &[
             ),
         ],
         rules: COMMON,
+        ..SCENARIO
     },
     // ---- 03 ping-pong
     Scenario {
@@ -497,11 +587,12 @@ pub static SCENARIOS: &[Scenario] = &[
         server: Some(server("accept_loop.py", "accept-printer", End::Stopped(1))),
         clients: &[telnet(&["--timeout-ms", "100"])],
         rules: &[Rule::Ports, Rule::Fd],
+        ..SCENARIO
     },
     Scenario {
         lesson: "03",
         name: "ping-tcp",
-        what: "hello pdudo over TCP (telnet in the document; ping-client here)",
+        what: "hello pdudo over TCP (telnet in the document; ping-client here; two reconstructions)",
         port: 8888,
         server: Some(ServerSpec {
             prog: server("ping_pong_server.py", "ping-pong-server", End::Stopped(1)).prog,
@@ -509,11 +600,13 @@ pub static SCENARIOS: &[Scenario] = &[
         }),
         clients: &[telnet(&[])],
         rules: COMMON,
+        reconstruction: true,
+        ..SCENARIO
     },
     Scenario {
         lesson: "03",
         name: "ping-udp",
-        what: "hello pdudo over UDP (nc -u in the document; ping-client --udp here)",
+        what: "hello pdudo over UDP (nc -u in the document; ping-client --udp here; two reconstructions)",
         port: 8888,
         server: Some(ServerSpec {
             prog: server("ping_pong_server.py", "ping-pong-server", End::Stopped(1)).prog,
@@ -521,6 +614,9 @@ pub static SCENARIOS: &[Scenario] = &[
         }),
         clients: &[telnet(&["--udp"])],
         rules: COMMON,
+        reconstruction: true,
+        udp: true,
+        ..SCENARIO
     },
     // ---- 04 framing-and-io-models
     Scenario {
@@ -531,6 +627,12 @@ pub static SCENARIOS: &[Scenario] = &[
         server: Some(server("sticky_server.py", "sticky-server", End::Exits)),
         clients: &[client(Some("sticky_client.py"), "sticky-client")],
         rules: &[],
+        // The document's demo: both writes reach the server before its one recv. The
+        // tap passes them on as one write (the client closes right after them, which
+        // ends the wait), so the original reads them together on every run, however
+        // busy the machine is (page 04, "The sticky demo is reproducible").
+        merge_ms: Some(2000),
+        ..SCENARIO
     },
     Scenario {
         lesson: "04",
@@ -540,6 +642,7 @@ pub static SCENARIOS: &[Scenario] = &[
         server: None,
         clients: &[standalone("pack.py", "pack-demo", Addr::None)],
         rules: &[],
+        ..SCENARIO
     },
     Scenario {
         lesson: "04",
@@ -549,6 +652,7 @@ pub static SCENARIOS: &[Scenario] = &[
         server: Some(server("framed_server.py", "framed-server", End::Exits)),
         clients: &[client(Some("framed_client.py"), "framed-client")],
         rules: &[],
+        ..SCENARIO
     },
     Scenario {
         lesson: "04",
@@ -556,12 +660,12 @@ pub static SCENARIOS: &[Scenario] = &[
         what: "accept on a non-blocking socket with nobody waiting",
         port: 8001,
         server: None,
-        clients: &[standalone(
-            "nonblocking_accept.py",
-            "nonblocking-accept",
-            Addr::Listen,
+        clients: &[raising(
+            standalone("nonblocking_accept.py", "nonblocking-accept", Addr::Listen),
+            &["BlockingIOError"],
         )],
         rules: &[],
+        ..SCENARIO
     },
     Scenario {
         lesson: "04",
@@ -569,12 +673,16 @@ pub static SCENARIOS: &[Scenario] = &[
         what: "the hello1 world client with nobody listening",
         port: 8001,
         server: None,
-        clients: &[standalone(
-            "nonblocking_accept_client.py",
-            "nonblocking-accept-client",
-            Addr::Closed,
+        clients: &[raising(
+            standalone(
+                "nonblocking_accept_client.py",
+                "nonblocking-accept-client",
+                Addr::Closed,
+            ),
+            &["ConnectionRefusedError"],
         )],
         rules: &[],
+        ..SCENARIO
     },
     Scenario {
         lesson: "04",
@@ -586,11 +694,14 @@ pub static SCENARIOS: &[Scenario] = &[
             "nonblocking-server",
             End::Stopped(3),
         )),
+        // At the end of its input, input() raises EOFError.
         clients: &[Prog {
             stdin: "hello\n\nabc\n",
+            raises: &["EOFError"],
             ..client(Some("nonblocking_client.py"), "nonblocking-client")
         }],
         rules: &[Rule::Ports, Rule::Fd],
+        ..SCENARIO
     },
     Scenario {
         lesson: "04",
@@ -607,6 +718,9 @@ pub static SCENARIOS: &[Scenario] = &[
             ..client(Some("select_client.py"), "select-client")
         }],
         rules: &[Rule::Ports, Rule::Fd],
+        // Three rounds of 11 bytes each way: what the first lines show.
+        wire_prefix: Some(3 * 11),
+        ..SCENARIO
     },
     // ---- 05 short-and-long-connections
     Scenario {
@@ -617,6 +731,8 @@ pub static SCENARIOS: &[Scenario] = &[
         server: Some(server("short_server.py", "short-server", End::Stopped(5))),
         clients: &[client(Some("short_client.py"), "short-client")],
         rules: &[Rule::Ports, Rule::Unordered],
+        merge_ms: SHORT_MERGE_MS,
+        ..SCENARIO
     },
     Scenario {
         lesson: "05",
@@ -626,6 +742,8 @@ pub static SCENARIOS: &[Scenario] = &[
         server: Some(server("short_server.py", "short-server", End::Stopped(3))),
         clients: &[with_args(client(None, "short-client"), &["a", "1e8"])],
         rules: COMMON,
+        merge_ms: SHORT_MERGE_MS,
+        ..SCENARIO
     },
     Scenario {
         lesson: "05",
@@ -634,50 +752,118 @@ pub static SCENARIOS: &[Scenario] = &[
         port: 5000,
         // The original prints a third line, `The client closed the connection`, at the
         // moment it drops the request; ours does not (short-bad-request in known.rs).
-        server: Some(server("short_server.py", "short-server", End::Stopped(2))),
+        // Its traceback: OverflowError (page 05, "`a1e200`: Python's `**` overflows.").
+        server: Some(server_raising(
+            server("short_server.py", "short-server", End::Stopped(2)),
+            &["OverflowError"],
+        )),
         clients: &[with_args(client(None, "short-client"), &["a", "1e200"])],
         rules: COMMON,
+        merge_ms: SHORT_MERGE_MS,
+        ..SCENARIO
     },
     Scenario {
         lesson: "05",
         name: "short-bare-letter",
         what: "a bare letter `a`, no number",
         port: 5000,
-        server: Some(server("short_server.py", "short-server", End::Stopped(3))),
+        // float('') raises ValueError (page 05, "A bare letter waits for its number.").
+        server: Some(server_raising(
+            server("short_server.py", "short-server", End::Stopped(3)),
+            &["ValueError"],
+        )),
         clients: &[with_ours(
             with_args(client(None, "short-client"), &["a", ""]),
             &["--timeout-ms", "1000"],
         )],
         rules: COMMON,
+        merge_ms: SHORT_MERGE_MS,
+        ..SCENARIO
     },
     Scenario {
         lesson: "05",
         name: "long",
         what: "five rounds of 剪刀 over one long connection",
         port: 5000,
-        server: Some(server("long_server.py", "long-server", End::Stopped(23))),
+        server: Some(long_server(23)),
         clients: &[client(Some("long_client.py"), "long-client")],
-        rules: &[Rule::Ports, Rule::Game],
+        rules: &[Rule::Ports],
+        moves: LONG_MOVES,
+        ..SCENARIO
     },
     Scenario {
         lesson: "05",
         name: "long-paper",
         what: "five rounds of 布 (only our client takes moves)",
         port: 5000,
-        server: Some(server("long_server.py", "long-server", End::Stopped(23))),
+        server: Some(long_server(23)),
         clients: &[with_args(
             client(None, "long-client"),
             &["布", "布", "布", "布", "布"],
         )],
-        rules: &[Rule::Ports, Rule::Game],
+        rules: &[Rule::Ports],
+        moves: LONG_MOVES,
+        ..SCENARIO
     },
     Scenario {
         lesson: "05",
         name: "long-unknown",
         what: "布, then an unknown move",
         port: 5000,
-        server: Some(server("long_server.py", "long-server", End::Stopped(7))),
+        server: Some(long_server(7)),
         clients: &[with_args(client(None, "long-client"), &["布", "lizard"])],
-        rules: &[Rule::Ports, Rule::Game],
+        rules: &[Rule::Ports],
+        moves: LONG_MOVES,
+        ..SCENARIO
     },
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::run::Proc;
+    use std::io::{Read, Write};
+    use std::net::TcpStream;
+    use std::process::Command;
+    use std::time::Duration;
+
+    /// The moves compare feeds the Python long server are the ones our long-server
+    /// picks with LONG_SEED: played against it, round after round.
+    #[test]
+    fn the_fed_moves_are_our_long_servers_with_its_seed() {
+        let mut cmd = Command::new(socket_lessons::binary("long-server").unwrap());
+        cmd.args(["--addr", "127.0.0.1:0", "--seed", LONG_SEED]);
+        let server = Proc::spawn(cmd, "").unwrap();
+        let mut port = None;
+        socket_lessons::wait_until(Duration::from_secs(20), || {
+            let err = String::from_utf8_lossy(&server.stderr()).to_string();
+            port = err
+                .lines()
+                .find_map(|l| l.strip_prefix("long-server: listening on 127.0.0.1:"))
+                .and_then(|p| p.trim().parse::<u16>().ok());
+            port.is_some()
+        });
+        let mut game = TcpStream::connect(("127.0.0.1", port.unwrap())).unwrap();
+        game.set_read_timeout(Some(Duration::from_secs(20)))
+            .unwrap();
+        let mut results = [0u8; 1];
+        for _ in LONG_MOVES {
+            game.write_all(b"1").unwrap();
+            game.read_exact(&mut results).unwrap();
+        }
+        drop(game);
+        let rounds = LONG_MOVES.len();
+        socket_lessons::wait_until(Duration::from_secs(20), || {
+            String::from_utf8_lossy(&server.stdout())
+                .matches("remot: ")
+                .count()
+                >= rounds
+        });
+        let out = server.finish(None);
+        let moves: Vec<u8> = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|l| l.strip_prefix("remot: ")?.parse().ok())
+            .collect();
+        assert_eq!(moves, LONG_MOVES);
+    }
+}

@@ -6,7 +6,8 @@
 //!   `read` returned (where TCP cut the stream, not where the sender's writes were). A
 //!   half-close (FIN) is passed on as `shutdown(Write)` on the other side, and the other
 //!   direction keeps flowing; a reset or an error closes both sides at once.
-//! - [`relay_udp`]: datagrams, one event each, for every client that sends to the tap.
+//! - [`relay_udp`]: datagrams, one event each, for every client that sends to the tap;
+//!   [`relay_udp_until`] is the same for a caller that must end it.
 //! - [`Shaping`]: how the tap re-sends what it read: in pieces (`chunk`), slowly
 //!   (`delay`), or held back and merged (`merge`), so sticky packets appear on demand.
 //!
@@ -23,7 +24,7 @@ use std::time::Duration;
 
 pub use show::{SHOWN, shown};
 pub use tcp::{BUFFER, Shaping, relay};
-pub use udp::{IDLE, MAX_PEERS, relay_udp};
+pub use udp::{IDLE, MAX_PEERS, TICK, relay_udp, relay_udp_until};
 
 /// Which way bytes travel: from the client to the server, or back.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -6,6 +6,7 @@
 use std::collections::HashMap;
 use std::io::ErrorKind;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::{self, Scope};
 use std::time::{Duration, Instant};
@@ -19,6 +20,9 @@ pub const MAX_PEERS: usize = 64;
 /// A client that sends nothing and gets nothing for this long is forgotten: its socket
 /// to the server is closed (a later datagram from it starts afresh).
 pub const IDLE: Duration = Duration::from_secs(30);
+
+/// How often a relay started by [`relay_udp_until`] looks whether it must stop.
+pub const TICK: Duration = Duration::from_millis(20);
 
 /// Room for the largest datagram: UDP's payload over IPv4 is at most 65507 bytes.
 const DATAGRAM: usize = 64 * 1024;
@@ -41,6 +45,11 @@ struct Udp<'a> {
     server: SocketAddr,
     peers: Peers,
     record: &'a (dyn Fn(Stamped) + Sync),
+    /// Set by the caller of [`relay_udp_until`] to end the relay; None for [`relay_udp`].
+    stop: Option<&'a AtomicBool>,
+    /// Told the tap's own address towards the server for each new client: the address
+    /// the server sees that client as.
+    opened: Option<&'a (dyn Fn(u64, SocketAddr) + Sync)>,
 }
 
 /// Relays datagrams between the clients that send to `sock` and the server at
@@ -52,11 +61,43 @@ pub fn relay_udp(sock: &UdpSocket, server: SocketAddr, record: &(dyn Fn(Stamped)
         server,
         peers: Mutex::new(HashMap::new()),
         record,
+        stop: None,
+        opened: None,
     };
     thread::scope(|scope| udp.run(scope));
 }
 
+/// [`relay_udp`] for a caller that must end it (compare relays one scenario at a time):
+/// it returns within about [`TICK`] once `stop` is set, its threads ended. `opened` is
+/// told, for each new client, the address of the tap's socket towards the server: the
+/// address the server sees that client as. (It sets a read timeout of [`TICK`] on
+/// `sock`.)
+pub fn relay_udp_until(
+    sock: &UdpSocket,
+    server: SocketAddr,
+    stop: &AtomicBool,
+    record: &(dyn Fn(Stamped) + Sync),
+    opened: &(dyn Fn(u64, SocketAddr) + Sync),
+) -> std::io::Result<()> {
+    sock.set_read_timeout(Some(TICK))?;
+    let udp = Udp {
+        sock,
+        server,
+        peers: Mutex::new(HashMap::new()),
+        record,
+        stop: Some(stop),
+        opened: Some(opened),
+    };
+    thread::scope(|scope| udp.run(scope));
+    Ok(())
+}
+
 impl<'a> Udp<'a> {
+    /// Whether the caller of [`relay_udp_until`] asked the relay to end.
+    fn stopped(&self) -> bool {
+        self.stop.is_some_and(|stop| stop.load(Ordering::SeqCst))
+    }
+
     fn emit(&self, peer: &Peer, event: Event) {
         (self.record)(Stamped {
             conn: peer.conn,
@@ -70,10 +111,12 @@ impl<'a> Udp<'a> {
         let mut buf = vec![0u8; DATAGRAM];
         let mut clients = 0;
         let mut full = false;
-        loop {
+        while !self.stopped() {
             let (n, client) = match self.sock.recv_from(&mut buf) {
                 Ok(got) => got,
                 Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                // relay_udp_until's read timeout: time to look at `stop` again.
+                Err(e) if self.stop.is_some() && lesson_cli::is_timeout(&e) => continue,
                 Err(e) => {
                     // Windows reports here that an answer sent to a client found nobody
                     // listening ("port unreachable"), which is no reason to stop. An
@@ -157,15 +200,21 @@ impl<'a> Udp<'a> {
         } else {
             (Ipv6Addr::UNSPECIFIED, 0).into()
         };
+        // The answers' thread wakes every IDLE to see whether its client is forgotten;
+        // under relay_udp_until, every TICK, to see whether it must stop too.
+        let wake = if self.stop.is_some() { TICK } else { IDLE };
         let upstream = UdpSocket::bind(any)
             .and_then(|s| s.connect(self.server).map(|()| s))
-            .and_then(|s| s.set_read_timeout(Some(IDLE)).map(|()| s))
+            .and_then(|s| s.set_read_timeout(Some(wake)).map(|()| s))
             .map_err(|e| {
                 format!(
                     "cannot open a socket towards the server: {}",
                     lesson_cli::reason(&e)
                 )
             })?;
+        if let (Some(opened), Ok(local)) = (self.opened, upstream.local_addr()) {
+            opened(conn, local);
+        }
         let peer = Arc::new(Peer {
             conn,
             client,
@@ -199,7 +248,7 @@ impl<'a> Udp<'a> {
     /// Server to client: the answers that come back on one client's socket.
     fn answers(&self, peer: &Peer) {
         let mut buf = vec![0u8; DATAGRAM];
-        loop {
+        while !self.stopped() {
             match peer.upstream.recv(&mut buf) {
                 Ok(n) => {
                     self.touch(peer.client);
@@ -279,6 +328,8 @@ mod tests {
             server,
             peers: Mutex::new(HashMap::new()),
             record: &record,
+            stop: None,
+            opened: None,
         };
         let client: SocketAddr = ([127, 0, 0, 1], 5).into();
         let peer = Arc::new(Peer {
