@@ -31,7 +31,7 @@ pub use faults::{closed_pipe, run_on_a_taken_port, run_with_stdout_closed};
 pub use pages::{lesson_block, marked_blocks, normalize_number};
 pub use peers::{closed_port_addr, connect, one_shot_server, read_some, stays_silent};
 pub use programs::{BIN_DIR_VAR, binary, build_programs_showing_progress, json_string_field};
-pub use servers::Server;
+pub use servers::{Server, processes_with_env};
 
 /// How long a server may take to announce its address, and the default for every wait.
 pub const DEADLINE: Duration = Duration::from_secs(20);

@@ -200,3 +200,23 @@ pub(crate) fn wait_for_text(
         ))
     }
 }
+
+/// The processes (Linux's /proc; none elsewhere) that still have `NAME=value` in their
+/// environment. A test gives what it starts a marker variable, which every process
+/// started from it inherits, and asks this afterwards what is still running: nothing must
+/// be left behind.
+pub fn processes_with_env(name: &str, value: &str) -> Vec<String> {
+    let needle = format!("{name}={value}\0");
+    std::fs::read_dir("/proc")
+        .map(|procs| {
+            procs
+                .flatten()
+                .filter(|p| {
+                    std::fs::read(p.path().join("environ"))
+                        .is_ok_and(|env| String::from_utf8_lossy(&env).contains(&needle))
+                })
+                .map(|p| p.file_name().to_string_lossy().to_string())
+                .collect()
+        })
+        .unwrap_or_default()
+}

@@ -7,7 +7,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::thread;
 
-use socket_lessons::{BIN_DIR_VAR, DEADLINE, binary, wait_until};
+use socket_lessons::{BIN_DIR_VAR, DEADLINE, binary, processes_with_env, wait_until};
 
 /// The tour that cargo built for these tests.
 const TOUR: &str = env!("CARGO_BIN_EXE_socket-lessons");
@@ -26,23 +26,6 @@ fn tour(lesson: &str, marker: &str) -> Child {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap()
-}
-
-/// The processes (Linux, from /proc) that still have `marker` in their environment.
-fn left_behind(marker: &str) -> Vec<String> {
-    let needle = format!("SOCKET_LESSONS_TOUR_TEST={marker}\0");
-    std::fs::read_dir("/proc")
-        .map(|procs| {
-            procs
-                .flatten()
-                .filter(|p| {
-                    std::fs::read(p.path().join("environ"))
-                        .is_ok_and(|env| String::from_utf8_lossy(&env).contains(&needle))
-                })
-                .map(|p| p.file_name().to_string_lossy().to_string())
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 #[test]
@@ -77,7 +60,7 @@ fn a_closed_stdout_ends_the_tour_quietly_after_it_stopped_its_servers() {
     );
     // Its servers were stopped before it ended (a server killed by the tour is gone at
     // once; one it had left behind would still run, with the marker).
-    let left = left_behind(&marker);
+    let left = processes_with_env("SOCKET_LESSONS_TOUR_TEST", &marker);
     assert!(left.is_empty(), "the tour left processes behind: {left:?}");
 }
 

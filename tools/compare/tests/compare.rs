@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use assert_cmd::Command;
-use socket_lessons::{binary, marked_blocks, workspace_root};
+use socket_lessons::{binary, marked_blocks, processes_with_env, workspace_root};
 
 /// The compare program that cargo built for these tests.
 const COMPARE: &str = env!("CARGO_BIN_EXE_compare");
@@ -39,19 +39,7 @@ fn compare(args: &[&str]) -> Output {
         .timeout(Duration::from_secs(60))
         .output()
         .unwrap();
-    let needle = format!("SOCKET_LESSONS_COMPARE_TEST={marker}\0");
-    let left: Vec<String> = std::fs::read_dir("/proc")
-        .map(|procs| {
-            procs
-                .flatten()
-                .filter(|p| {
-                    std::fs::read(p.path().join("environ"))
-                        .is_ok_and(|env| String::from_utf8_lossy(&env).contains(&needle))
-                })
-                .map(|p| p.file_name().to_string_lossy().to_string())
-                .collect()
-        })
-        .unwrap_or_default();
+    let left = processes_with_env("SOCKET_LESSONS_COMPARE_TEST", &marker);
     assert!(left.is_empty(), "compare {args:?} left processes {left:?}");
     out
 }
