@@ -650,7 +650,7 @@ fn lesson_page_shows_what_the_programs_print() {
 }
 
 #[test]
-fn a_client_that_never_reads_its_pongs_is_dropped_10_s_after_it_stalls() {
+fn a_client_that_never_reads_its_pongs_is_dropped_once_its_time_is_up() {
     // Wine, which runs our Windows check, does not apply the write time limit
     // (SO_SNDTIMEO) to a blocking send (see lesson 02's tests and README).
     if cfg!(windows) {
@@ -658,7 +658,8 @@ fn a_client_that_never_reads_its_pongs_is_dropped_10_s_after_it_stalls() {
     }
     // Millions of lines go by before the buffers fill: with stdout closed the server
     // prints none of them, so that the flood takes seconds, not minutes.
-    let server = Server::start_with_stdout_closed("ping-pong-server", &[]).unwrap();
+    let server =
+        Server::start_with_stdout_closed("ping-pong-server", &["--timeout-ms", "1000"]).unwrap();
     let mut flooder = connect(&server.addr()).unwrap();
     flooder
         .set_write_timeout(Some(Duration::from_millis(200)))
@@ -684,14 +685,15 @@ fn a_client_that_never_reads_its_pongs_is_dropped_10_s_after_it_stalls() {
     // Meanwhile another client is served: every client has its own thread.
     client(&server.addr()).assert().success().stdout("pong\n");
     server
-        .wait_for_stderr("did not take its pong within 10s; closing this connection\n")
+        .wait_for_stderr("did not take its pong within 1s; closing this connection\n")
         .unwrap();
     // One time limit for the whole pong, from the moment its write blocked. (Not a fresh
-    // 10 s for each piece of it the kernel takes: with a client whose receive buffer is
-    // 4 KiB, which std cannot ask for, the per-write limit let it go only after 20.5 s.)
+    // limit for each piece of it the kernel takes: with a client whose receive buffer is
+    // 4 KiB, which std cannot ask for, a per-write 10 s limit let it go only after 20.5 s.)
+    // The 1 s limit plus a margin for a loaded machine.
     let stalled = last_progress.lock().unwrap().elapsed();
     assert!(
-        stalled < Duration::from_secs(15),
+        stalled < Duration::from_secs(5),
         "dropped {stalled:?} after the stall"
     );
     flood.join().unwrap();
@@ -727,7 +729,8 @@ fn ping_client_with_its_stdout_closed_ends_quietly_with_141() {
 /// ping-pong-server with its stdout closed: the first message's print fails (over UDP
 /// first, or over TCP first), the server logs one line and goes on answering both.
 fn ping_pong_server_serves_on_with_stdout_closed(udp_first: bool) {
-    let server = Server::start_with_stdout_closed("ping-pong-server", &[]).unwrap();
+    let server =
+        Server::start_with_stdout_closed("ping-pong-server", &["--timeout-ms", "1000"]).unwrap();
     let (mut stream, mut reader) = tcp_client(&server);
     for udp in [udp_first, !udp_first, udp_first, !udp_first] {
         if udp {

@@ -25,11 +25,6 @@ const PONG: &[u8] = b"pong\n";
 /// newline is dropped (UDP needs no limit: a datagram is at most 65507 bytes).
 const MAX_LINE: usize = 64 * 1024;
 
-/// How long a TCP client may leave a `pong` untaken. A write blocks once the client
-/// stops reading and the buffers on both sides are full; without a limit, a client
-/// that sends lines and never reads would hold its thread for ever.
-const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
-
 /// How much of one message stdout shows: the original's `recv(1024)`.
 const SHOWN: usize = 1024;
 
@@ -42,6 +37,10 @@ enum Sock {
 fn main() {
     let mut args = Args::parse("ping-pong-server", HELP);
     let addr = args.addr("0.0.0.0:8888");
+    // How long a TCP client may leave a `pong` untaken. A write blocks once the client
+    // stops reading and the buffers on both sides are full; without a limit, a client
+    // that sends lines and never reads would hold its thread for ever.
+    let timeout = args.timeout("--timeout-ms", 10_000);
     args.finish();
 
     // What cannot be set up ends the server with one line: `ping-pong-server: WHAT: WHY`.
@@ -74,7 +73,7 @@ fn main() {
     let mut thread_jobs = Vec::new();
     for (name, sock) in [("tcp", Sock::Tcp(tcp_sock)), ("udp", Sock::Udp(udp_sock))] {
         let job = thread::Builder::new().name(name.into());
-        match job.spawn(move || ping_pong_server(sock)) {
+        match job.spawn(move || ping_pong_server(sock, timeout)) {
             Ok(job) => thread_jobs.push(job),
             Err(e) => fail(&format!("cannot start the {name} thread"), e),
         }
@@ -87,7 +86,7 @@ fn main() {
 
 /// The original's `pingPongServer(sockType, sock)`: TCP must accept a connection before
 /// it can receive anything; UDP receives at once.
-fn ping_pong_server(sock: Sock) {
+fn ping_pong_server(sock: Sock, timeout: Duration) {
     match sock {
         Sock::Tcp(s) => {
             let mut backoff = AcceptBackoff::default();
@@ -101,7 +100,7 @@ fn ping_pong_server(sock: Sock) {
                 // A thread per client: each one is served until it closes, while the
                 // listener goes straight back to accept() for the next client.
                 let job = thread::Builder::new().spawn(move || {
-                    if let Err(why) = ping_pong_tcp(&client, addr) {
+                    if let Err(why) = ping_pong_tcp(&client, addr, timeout) {
                         eprintln!("ping-pong-server: tcp {addr}: {why}");
                     }
                 });
@@ -136,7 +135,7 @@ fn ping_pong_server(sock: Sock) {
 }
 
 /// Serves one TCP client until it closes: every line it sends is printed and answered.
-fn ping_pong_tcp(client: &TcpStream, addr: SocketAddr) -> Result<(), String> {
+fn ping_pong_tcp(client: &TcpStream, addr: SocketAddr, timeout: Duration) -> Result<(), String> {
     let mut reader = BufReader::new(client);
     let mut line = Vec::new();
     loop {
@@ -158,12 +157,12 @@ fn ping_pong_tcp(client: &TcpStream, addr: SocketAddr) -> Result<(), String> {
         }
         // A last line without a newline (the client closed right after it) still counts.
         println!("tcp {} {}", addr_repr(addr), shown(&line));
-        // The whole pong must be taken within WRITE_TIMEOUT, however many pieces the
-        // kernel takes it in: a client that never reads cannot hold its thread for ever.
-        let mut answer = Deadline::after(WRITE_TIMEOUT).on(client);
+        // The whole pong must be taken within `timeout`, however many pieces the kernel
+        // takes it in: a client that never reads cannot hold its thread for ever.
+        let mut answer = Deadline::after(timeout).on(client);
         answer.write_all(PONG).map_err(|e| {
             if armour::is_timeout(&e) {
-                format!("did not take its pong within {WRITE_TIMEOUT:?}; closing this connection")
+                format!("did not take its pong within {timeout:?}; closing this connection")
             } else {
                 format!("cannot send pong: {}", reason(&e))
             }
