@@ -1189,15 +1189,17 @@ fn keys_typed_one_by_one_make_one_line_once_a_newline_was_sent() {
             "李四 added",
         ),
     ] {
-        let server = start(package, &["--gap-ms", "100"]);
+        // Keys 60 ms apart against a 30 ms gap: each pause would end a message by the
+        // pause rule (a slow machine may merge keys, which only makes the test easier).
+        let server = start(package, &["--gap-ms", "30"]);
         let mut stream = greeted(&server.addr());
         stream.set_nodelay(true).unwrap();
         assert_eq!(ask(&mut stream, b"\r\n"), empty, "{package}");
         for key in typed.chars() {
-            thread::sleep(Duration::from_millis(150));
+            thread::sleep(Duration::from_millis(60));
             stream.write_all(key.to_string().as_bytes()).unwrap();
         }
-        thread::sleep(Duration::from_millis(150));
+        thread::sleep(Duration::from_millis(60));
         stream.write_all(b"\r\n").unwrap();
         assert_eq!(read_reply(&mut stream), answer, "{package}");
         // A program's whole message without a newline still ends at the pause.
