@@ -64,6 +64,19 @@ fn every_program_answers_help_and_rejects_unknown_options() {
             text.ends_with('\n') && !text.ends_with("\n\n"),
             "{name} --help does not end with exactly one newline"
         );
+        // A real carriage return sends the cursor back to the start of the line, and the
+        // rest of the sentence overwrites its start on screen: line ends are written as
+        // the escapes `\r` and `\n` (short-server's and long-server's once were not).
+        assert!(
+            !text.contains('\r'),
+            "{name} --help prints a carriage return"
+        );
+        let escaped = match name.as_str() {
+            "short-server" => "A request may end with a line end (`\\r\\n` or `\\n`), as telnet",
+            "long-server" => "Line ends (`\\r`, `\\n`) between moves are skipped",
+            _ => "",
+        };
+        assert!(text.contains(escaped), "{name} --help lacks {escaped:?}");
 
         if TAKES_ANY_ARGUMENT.contains(&name.as_str()) {
             continue;

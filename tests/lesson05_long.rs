@@ -383,23 +383,6 @@ fn server_with_its_stdout_closed_says_so_once_and_serves_on() {
 }
 
 #[test]
-fn help_shows_line_ends_as_escapes_not_as_a_carriage_return() {
-    // A real carriage return sends the cursor back to the start of the line, and the
-    // rest of the sentence overwrites its start on screen.
-    let out = Command::new(binary("long-server").unwrap())
-        .arg("--help")
-        .timeout(Duration::from_secs(20))
-        .output()
-        .unwrap();
-    let help = String::from_utf8(out.stdout).unwrap();
-    assert!(!help.contains('\r'), "{help:?}");
-    assert!(
-        help.contains("Line ends (`\\r`, `\\n`) between moves are skipped"),
-        "{help}"
-    );
-}
-
-#[test]
 fn server_checks_its_arguments() {
     Command::new(binary("long-server").unwrap())
         .args(["--seed", "abc"])

@@ -500,23 +500,6 @@ fn server_with_its_stdout_closed_says_so_once_and_serves_on() {
 }
 
 #[test]
-fn help_shows_line_ends_as_escapes_not_as_a_carriage_return() {
-    // A real carriage return sends the cursor back to the start of the line, and the
-    // rest of the sentence overwrites its start on screen.
-    let out = Command::new(binary("short-server").unwrap())
-        .arg("--help")
-        .timeout(Duration::from_secs(20))
-        .output()
-        .unwrap();
-    let help = String::from_utf8(out.stdout).unwrap();
-    assert!(!help.contains('\r'), "{help:?}");
-    assert!(
-        help.contains("A request may end with a line end (`\\r\\n` or `\\n`), as telnet"),
-        "{help}"
-    );
-}
-
-#[test]
 fn server_reports_a_port_in_use() {
     let (addr, out) = run_on_a_taken_port("short-server").unwrap();
     assert_eq!(out.status.code(), Some(1));
